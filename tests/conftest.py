@@ -1,0 +1,45 @@
+"""Shared fixtures: a tiny model trained once per session from configs/tiny.yaml (seconds on a CPU)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_CONFIG = ROOT / "configs" / "tiny.yaml"
+TINY_DATA = ROOT / "tests" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _run_from_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Config paths are relative to the working directory, as for a user in the repository."""
+    monkeypatch.chdir(ROOT)
+
+
+@pytest.fixture(scope="session")
+def tiny_config():
+    from stance.config import load_config
+
+    return load_config(TINY_CONFIG)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory):
+    """A finished `stance train configs/tiny.yaml` run (the TrainResult); shared, do not modify its files."""
+    from stance.config import load_config
+    from stance.workflow import train_and_report
+
+    os.chdir(ROOT)
+    output = tmp_path_factory.mktemp("tiny") / "run"
+    return train_and_report(load_config(TINY_CONFIG), output)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tiny_run) -> Path:
+    """The `model/` folder of :func:`tiny_run`: a standard Hugging Face model folder."""
+    return tiny_run.model_dir

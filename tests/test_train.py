@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from stance.config import load_config
+from stance.errors import StanceError
+from stance.labels import LABELS
+from stance.train import class_weights, train
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "configs" / "tiny.yaml"
+
+
+def test_output_folder_layout(tiny_run) -> None:
+    out = tiny_run.output_dir
+    for name in ("config.yaml", "train_log.jsonl", "train_metrics.json", "model/config.json",
+                 "model/model.safetensors", "model/tokenizer.json", "model/stance_config.yaml"):
+        assert (out / name).is_file(), name
+    assert not list((out / "model").glob("*.bin")), "no pickled files in the model folder"
+    config = json.loads((out / "model" / "config.json").read_text())
+    assert config["id2label"] == {"0": "supportive", "1": "denying", "2": "neutral"}
+    assert config["stance_default_target"].startswith("Russia supplies")
+    log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert sorted({round(r["epoch"]) for r in log if "eval_macro_f1" in r}) == [1, 2, 3]  # per-epoch evaluations
+    assert load_config(out / "config.yaml") == load_config(TINY)  # the resolved config round-trips
+
+
+def test_pipeline_returns_the_three_label_names(tiny_model_dir: Path) -> None:
+    from transformers import pipeline
+
+    classify = pipeline("text-classification", model=str(tiny_model_dir), top_k=None)
+    scores = classify({"text": "Russia supplies arms to Pakistan.", "text_pair": "Moscow sold helicopters."})
+    assert sorted(s["label"] for s in scores) == sorted(LABELS)
+    assert abs(sum(s["score"] for s in scores) - 1.0) < 1e-4
+
+
+def test_existing_output_is_refused_and_untouched(tiny_run, tiny_config) -> None:
+    before = sorted(p.name for p in tiny_run.output_dir.iterdir())
+    with pytest.raises(StanceError, match="already exists; pass --resume .* or --overwrite"):
+        train(tiny_config, tiny_run.output_dir)
+    assert sorted(p.name for p in tiny_run.output_dir.iterdir()) == before
+
+
+def test_class_weights_are_inverse_frequency() -> None:
+    weights = class_weights(["supportive"] * 6 + ["denying"] * 2 + ["neutral"] * 2)
+    assert weights[1] == pytest.approx(weights[2])
+    assert weights[1] / weights[0] == pytest.approx(3.0)
+    assert float(weights.mean()) == pytest.approx(1.0)
+
+
+def test_class_weights_change_the_loss(tiny_config, tmp_path: Path) -> None:
+    from stance.train import PairLoss
+
+    logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 2.0]])
+    labels = torch.tensor([1, 1])
+    plain = PairLoss(None, 0.0)({"logits": logits}, labels)
+    weighted = PairLoss(torch.tensor([1.0, 1.0, 1.0]), 0.0)({"logits": logits}, labels)
+    assert plain == pytest.approx(float(weighted))
+    smoothed = PairLoss(None, 0.2)({"logits": logits}, labels)
+    assert float(smoothed) != pytest.approx(float(plain))
+
+
+def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "stance", *args], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=600)
+
+
+def test_cli_user_errors_exit_non_zero_without_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("training:\n  epoch: 3\n")
+    result = _cli("train", str(bad), "--output", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert "training.epoch: unknown key" in result.stderr and "Traceback" not in result.stderr
+    result = _cli("train", str(TINY), "--output", str(tmp_path / "out"), "--set", "data.train=missing.jsonl")
+    assert result.returncode == 2 and "missing.jsonl: file not found" in result.stderr
+    result = _cli("train", str(TINY), "--output", str(tmp_path / "out"), "--set", "model.init=pretrained",
+                  "--set", "model.base=./no/such/model")
+    assert result.returncode == 2 and "model folder" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out" / "model").exists()
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path: Path) -> None:
+    overrides = ["--set", "training.epochs=40", "--set", "training.save_total_limit=3"]
+    reference = tmp_path / "reference"
+    assert _cli("train", str(TINY), "--output", str(reference), *overrides).returncode == 0
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "stance", "train", str(TINY), "--output", str(killed),
+                             *overrides], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        states = list((killed / "checkpoints").glob("checkpoint-*/trainer_state.json"))
+        if len(states) >= 2:
+            break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert not (killed / "model").exists()
+
+    resumed = _cli("train", str(TINY), "--output", str(killed), "--resume", *overrides)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    expected = json.loads((reference / "train_metrics.json").read_text())["dev"]
+    got = json.loads((killed / "train_metrics.json").read_text())["dev"]
+    for key in ("accuracy", "macro_f1", "loss"):
+        assert got[key] == pytest.approx(expected[key], abs=1e-6), key
+
+
+@pytest.mark.slow
+def test_same_command_runs_under_torchrun_ddp(tmp_path: Path) -> None:
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
+    out = tmp_path / "ddp"
+    result = subprocess.run(
+        [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "stance", "train", str(TINY), "--output",
+         str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((out / "train_metrics.json").read_text())
+    assert metrics["world_size"] == 2
+    assert (out / "model" / "model.safetensors").is_file()
