@@ -4,8 +4,12 @@ or a tiny randomly initialised BERT with a WordPiece vocabulary learnt from the 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from transformers import (
     AutoModelForSequenceClassification,
@@ -19,9 +23,10 @@ from transformers import (
 
 from .config import EMBEDDED_BASE, ModelConfig
 from .errors import StanceError
-from .labels import ID2LABEL, LABEL2ID
+from .labels import ID2LABEL, LABEL2ID, LABELS, normalize_label
 
 TARGET_ATTRIBUTE = "stance_default_target"  # stored in config.json so inference needs no YAML
+MAX_LENGTH_ATTRIBUTE = "stance_max_length"  # the length the model was trained with
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 TINY_DEFAULTS = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
                  "intermediate_size": 64, "max_position_embeddings": 256}
@@ -66,6 +71,7 @@ def build(config: ModelConfig, default_target: str, corpus: Iterable[str] = (),
     model.config.id2label = dict(ID2LABEL)
     model.config.label2id = dict(LABEL2ID)
     setattr(model.config, TARGET_ATTRIBUTE, default_target)
+    setattr(model.config, MAX_LENGTH_ATTRIBUTE, config.max_length)
     return model, tokenizer
 
 
@@ -120,3 +126,113 @@ def _random_bert(config: ModelConfig, tokenizer: PreTrainedTokenizerBase, seed: 
                           f"max_position_embeddings {bert.max_position_embeddings}")
     torch.manual_seed(seed)
     return BertForSequenceClassification(bert)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Trained models: safe loading and batched scoring, shared by evaluation and prediction.
+
+PICKLED_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5", "flax_model.msgpack")
+
+
+@dataclass
+class TrainedModel:
+    """A loaded classifier: the network, its tokenizer, and the column of each of our labels in its logits."""
+
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    label_columns: list[int]  # label_columns[i] = logit index of LABELS[i]
+    default_target: str | None
+    source: str
+    max_length: int
+
+
+def load_trained(source: str | Path, max_length: int | None = None) -> TrainedModel:
+    """Load a folder written by ``stance train`` (or a compatible hub model) without running its code.
+
+    Weights come from safetensors only and ``trust_remote_code`` is off; a folder with only pickled
+    weights, without ``config.json`` or without a label mapping onto ours is refused with the reason.
+    """
+    from transformers import AutoConfig
+
+    source = str(source)
+    local = Path(source).expanduser()
+    if local.exists() or source.startswith((".", "/", "~")):
+        _check_model_folder(local)
+    try:
+        config = AutoConfig.from_pretrained(source, trust_remote_code=False)
+    except OSError as exc:
+        raise StanceError(f"{source}: cannot load the model config: {str(exc).splitlines()[0]}") from None
+    columns = label_columns(config, source)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+        model = AutoModelForSequenceClassification.from_pretrained(source, use_safetensors=True,
+                                                                   trust_remote_code=False)
+    except OSError as exc:
+        raise StanceError(f"{source}: cannot load the model: {str(exc).splitlines()[0]}") from None
+    model.eval()
+    limit = max_length or getattr(config, MAX_LENGTH_ATTRIBUTE, None) or min(int(getattr(tokenizer, "model_max_length", 512) or 512),
+                              int(getattr(config, "max_position_embeddings", 512) or 512), 512)
+    return TrainedModel(model, tokenizer, columns, getattr(config, TARGET_ATTRIBUTE, None), source, limit)
+
+
+def _check_model_folder(path: Path) -> None:
+    if not path.is_dir():
+        raise StanceError(f"{path}: model folder not found")
+    if not (path / "config.json").is_file():
+        raise StanceError(f"{path}: not a model folder (no config.json); point at DIR/model of a `stance train` run")
+    has_safetensors = any(path.glob("*.safetensors"))
+    if not has_safetensors:
+        pickled = [name for name in PICKLED_WEIGHTS if (path / name).exists()]
+        if pickled:
+            raise StanceError(f"{path}: only pickled weights ({', '.join(pickled)}); refusing to load them "
+                              "because unpickling can run arbitrary code. Convert the model to safetensors "
+                              "(model.save_pretrained(..., safe_serialization=True)) and try again")
+        raise StanceError(f"{path}: no model weights (*.safetensors) in the folder")
+
+
+def label_columns(config: Any, source: str) -> list[int]:
+    """Where each of our labels sits in the model's output, via ``id2label`` (aliases such as FAVOR/AGAINST/NONE
+    are accepted); a model whose labels do not map one-to-one onto ours is refused."""
+    id2label = {int(k): v for k, v in (getattr(config, "id2label", None) or {}).items()}
+    mapped = {normalize_label(str(name)): index for index, name in id2label.items()}
+    generic = all(str(name).startswith("LABEL_") for name in id2label.values())
+    if generic or None in mapped or sorted(mapped, key=str) != sorted(LABELS) or len(id2label) != len(LABELS):
+        raise StanceError(f"{source}: config.json has no usable id2label (got {id2label or 'none'}); a stance "
+                          f"model needs exactly the labels {', '.join(LABELS)} (or aliases of them)")
+    return [mapped[label] for label in LABELS]
+
+
+def score_pairs(trained: TrainedModel, targets: Sequence[str], texts: Sequence[str], *,
+                batch_size: int = 64, sort_by_length: bool = True) -> np.ndarray:
+    """Probabilities of :data:`LABELS` (columns in that order) for each (target, text) pair, in input order.
+
+    Pairs are tokenised once, sorted by length and padded per batch, under ``torch.inference_mode``: on a
+    CPU that is most of the speed of inference. Pairs longer than the model's limit are truncated.
+    """
+    import torch
+
+    if len(targets) != len(texts):
+        raise ValueError("targets and texts must have the same length")
+    if not texts:
+        return np.zeros((0, len(LABELS)), dtype=np.float32)
+    encoded = trained.tokenizer(list(targets), list(texts), truncation="longest_first",
+                                max_length=trained.max_length)
+    features = [{key: encoded[key][i] for key in encoded} for i in range(len(texts))]
+    order = np.argsort([len(f["input_ids"]) for f in features], kind="stable") if sort_by_length \
+        else np.arange(len(features))
+    out = np.zeros((len(texts), len(LABELS)), dtype=np.float32)
+    device = next(trained.model.parameters()).device
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            index = order[start:start + batch_size]
+            batch = trained.tokenizer.pad([features[i] for i in index], return_tensors="pt")
+            logits = trained.model(**{k: v.to(device) for k, v in batch.items()}).logits.float()
+            probs = torch.softmax(logits, dim=-1)[:, trained.label_columns]
+            out[index] = probs.cpu().numpy()
+    return out
+
+
+def count_truncated(trained: TrainedModel, targets: Sequence[str], texts: Sequence[str]) -> int:
+    """How many pairs exceed the model's length limit (and so lose their tail)."""
+    lengths = trained.tokenizer(list(targets), list(texts), truncation=False)["input_ids"]
+    return sum(len(ids) > trained.max_length for ids in lengths)
