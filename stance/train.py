@@ -160,6 +160,7 @@ def _trainer_metrics(prediction: Any) -> dict[str, float]:
 def training_arguments(config: StanceConfig, checkpoints: Path) -> TrainingArguments:
     t = config.training
     cuda = torch.cuda.is_available()
+    cpu_ddp = not cuda and int(os.environ.get("WORLD_SIZE", "1")) > 1
     return TrainingArguments(
         output_dir=str(checkpoints),
         num_train_epochs=t.epochs,
@@ -189,8 +190,8 @@ def training_arguments(config: StanceConfig, checkpoints: Path) -> TrainingArgum
         report_to="none",
         save_only_model=False,
         ddp_find_unused_parameters=False,
-        use_cpu=not cuda,  # lets accelerate set up DDP on CPU (gloo) under torchrun
-        ddp_backend=None if cuda else "gloo",
+        use_cpu=cpu_ddp,  # lets accelerate set up DDP on CPU (gloo) under torchrun
+        ddp_backend="gloo" if cpu_ddp else None,
     )
 
 
