@@ -1,17 +1,20 @@
 """Reading annotated (or unlabelled) examples into `datasets` objects, with every problem reported at once.
 
-Accepted inputs: JSON Lines (``.jsonl``/``.json``), CSV (``.csv``/``.tsv``), Parquet, and a folder written by
-``Dataset.save_to_disk``. Columns are mapped through :class:`~stance.config.DataConfig`; the canonical columns
-of the result are ``id``, ``text``, ``target``, ``label`` (our label names) and ``group``, and every other column
-of the file is kept as it is. Problems are reported as ``file:line: field: what is wrong``.
+Accepted inputs: JSON Lines (``.jsonl``/``.json``/``.ndjson``; a ``.json`` array too), CSV (``.csv``), TSV
+(``.tsv``), Parquet, and a folder written by ``Dataset.save_to_disk``. Columns are mapped through
+:class:`~stance.config.DataConfig`; the canonical columns of the result are ``id``, ``text``, ``target``
+(``data.default_target`` where the file has none), ``label`` (our label names, through the one alias table
+in :mod:`stance.labels`) and ``group`` (the article or claim that must stay inside one split), and every
+other column of the file is kept as it is.
+
+Every problem is reported as ``file:line: field: what is wrong``, all of them together (up to a cap), and
+rows that cannot be used are counted in the message: nothing is dropped silently.
 """
 
 from __future__ import annotations
 
-import csv
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,136 +23,23 @@ from datasets import Dataset, DatasetDict
 from .config import DataConfig
 from .errors import StanceError
 from .labels import LABELS, describe_aliases, normalize_label
-from .splits import grouped_split
+from .readers import MAX_PROBLEMS, Problems, Row, expand_paths, file_format, is_missing, iter_rows
+from .splits import grouped_split, train_dev_test_split
 
-MAX_PROBLEMS = 50  # stop listing after this many; the message says how many more there were
-TEXT_SUFFIXES = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv",
-                 ".parquet": "parquet", ".pq": "parquet"}
+__all__ = ["MAX_PROBLEMS", "Problems", "Row", "expand_paths", "file_format", "iter_rows", "read_examples",
+           "read_files", "find_leakage", "load_splits", "label_counts", "split_file", "write_jsonl"]
+CANONICAL = ("id", "text", "target", "label", "group")
+SPLIT_NAMES = ("train", "dev", "test")
 
 
 @dataclass
-class Row:
-    where: str  # "file:line" (or "file:row N")
-    values: dict[str, Any]
+class _Part:
+    """One file's usable records, with where each came from and whether its group was given."""
 
-
-class Problems:
-    """Collects ``where: field: message`` lines, up to :data:`MAX_PROBLEMS`."""
-
-    def __init__(self) -> None:
-        self.items: list[str] = []
-        self.count = 0
-
-    def add(self, where: str, field: str, message: str) -> None:
-        self.count += 1
-        if len(self.items) < MAX_PROBLEMS:
-            self.items.append(f"{where}: {field}: {message}" if field else f"{where}: {message}")
-
-    def raise_if_any(self, what: str) -> None:
-        if not self.count:
-            return
-        more = self.count - len(self.items)
-        items = self.items + ([f"... and {more} more"] if more else [])
-        raise StanceError(f"{what}: {self.count} problem(s)", items)
-
-
-def file_format(path: Path) -> str:
-    if path.is_dir():
-        return "datasets"
-    fmt = TEXT_SUFFIXES.get(path.suffix.lower())
-    if fmt is None:
-        raise StanceError(f"{path}: unsupported file type {path.suffix!r}; use .jsonl, .csv, .tsv, .parquet "
-                          "or a folder saved with Dataset.save_to_disk")
-    return fmt
-
-
-def iter_rows(path: str | Path, problems: Problems) -> Iterator[Row]:
-    """Yield the raw rows of a file in order, recording unreadable lines in ``problems``."""
-    path = Path(path)
-    if not path.exists():
-        raise StanceError(f"{path}: file not found")
-    fmt = file_format(path)
-    if fmt == "jsonl":
-        yield from _iter_jsonl(path, problems)
-    elif fmt in ("csv", "tsv"):
-        yield from _iter_csv(path, problems, delimiter="\t" if fmt == "tsv" else ",")
-    else:
-        yield from _iter_table(path, fmt)
-
-
-def _iter_jsonl(path: Path, problems: Problems) -> Iterator[Row]:
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, 1):
-            where = f"{path}:{number}"
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                problems.add(where, "", f"bytes that are not UTF-8 (at byte {exc.start} of the line)")
-                continue
-            if not line.strip():
-                continue
-            try:
-                values = json.loads(line)
-            except json.JSONDecodeError as exc:
-                problems.add(where, "", f"invalid JSON: {exc.msg} (column {exc.colno})")
-                continue
-            if not isinstance(values, dict):
-                problems.add(where, "", f"expected a JSON object, got {type(values).__name__}")
-                continue
-            yield Row(where, values)
-
-
-def _iter_csv(path: Path, problems: Problems, delimiter: str) -> Iterator[Row]:
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        problems.add(f"{path}:{line}", "", "bytes that are not UTF-8")
-        return
-    reader = csv.reader(text.splitlines(keepends=True), delimiter=delimiter)
-    try:
-        header = next(reader)
-    except StopIteration:
-        return
-    except csv.Error as exc:
-        problems.add(f"{path}:1", "", f"invalid CSV header: {exc}")
-        return
-    line = reader.line_num
-    while True:
-        start = line + 1
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            problems.add(f"{path}:{start}", "", f"invalid CSV row: {exc}")
-            line = reader.line_num
-            continue
-        line = reader.line_num
-        if not any(cell.strip() for cell in cells):
-            continue
-        if len(cells) != len(header):
-            problems.add(f"{path}:{start}", "", f"invalid CSV row: {len(cells)} cells, the header has {len(header)}")
-            continue
-        yield Row(f"{path}:{start}", dict(zip(header, cells)))
-
-
-def _iter_table(path: Path, fmt: str) -> Iterator[Row]:
-    try:
-        if fmt == "parquet":
-            table = Dataset.from_parquet(str(path))
-        else:
-            loaded = Dataset.load_from_disk(str(path)) if (path / "dataset_info.json").exists() else None
-            if loaded is None:
-                raise StanceError(f"{path}: a folder must be a Dataset saved with save_to_disk "
-                                  "(pass one split's folder, not a DatasetDict)")
-            table = loaded
-    except StanceError:
-        raise
-    except Exception as exc:  # pyarrow / datasets raise many types for unreadable files
-        raise StanceError(f"{path}: cannot read {fmt} data: {exc}") from None
-    for number, values in enumerate(table, 1):
-        yield Row(f"{path}:row {number}", dict(values))
+    name: str
+    records: list[dict[str, Any]] = field(default_factory=list)
+    wheres: list[str] = field(default_factory=list)
+    grouped: list[bool] = field(default_factory=list)
 
 
 def read_examples(path: str | Path, columns: DataConfig, *, labelled: bool = True,
@@ -162,33 +52,69 @@ def read_examples(path: str | Path, columns: DataConfig, *, labelled: bool = Tru
     """
     own = problems is None
     problems = problems or Problems()
-    records: list[dict[str, Any]] = []
+    part = _read(path, columns, labelled, problems)
+    if own:
+        problems.raise_if_any(f"{path}: invalid data")
+    return _to_dataset(part)
+
+
+def read_files(paths: dict[str, str | Path], columns: DataConfig, *, labelled: bool = True,
+               leakage: bool = True) -> dict[str, Dataset]:
+    """Read and validate several files (``{name: path}``), then check leakage between them.
+
+    All problems of all files, leakage included, are raised together in one :class:`StanceError`.
+    """
+    if not paths:
+        raise StanceError("no data files given")
+    problems = Problems()
+    parts = [_read(path, columns, labelled, problems) for path in paths.values()]
+    for part, name in zip(parts, paths):
+        part.name = name
+    if leakage and len(parts) > 1:
+        _check_leakage(parts, columns, problems)
+    what = "invalid data" if len(paths) > 1 else f"{next(iter(paths.values()))}: invalid data"
+    problems.raise_if_any(what)
+    return {part.name: _to_dataset(part) for part in parts}
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _read(path: str | Path, columns: DataConfig, labelled: bool, problems: Problems) -> _Part:
+    part = _Part(str(path))
     seen_ids: dict[str, str] = {}
     seen_pairs: dict[tuple[str, str], tuple[str, str]] = {}
+    types: dict[str, tuple[str, str]] = {}  # extra column -> (type name, where first seen)
+    skipped_before, problems_before, rows = problems.rows_skipped, problems.count, 0
     for row in iter_rows(path, problems):
-        record = _canonical(row, columns, labelled, problems, len(records))
-        if record is None:
+        rows += 1
+        record = _canonical(row, columns, labelled, problems, rows)
+        if record is None or not _same_types(row, record, types, problems):
+            problems.rows_skipped += 1
             continue
-        first = seen_ids.setdefault(record["id"], row.where)
-        if first != row.where:
-            problems.add(row.where, columns.id_column, f"duplicate id {record['id']!r} (first at {first})")
-        key = (record["target"], " ".join(record["text"].split()).lower())
-        if record.get("label") is not None:
+        if not is_missing(row.values.get(columns.id_column)):
+            first = seen_ids.setdefault(record["id"], row.where)
+            if first != row.where:
+                problems.add(row.where, columns.id_column, f"duplicate id {record['id']!r} (first at {first})")
+        if record["label"] is not None:
+            key = (record["target"], _norm(record["text"]))
             earlier = seen_pairs.setdefault(key, (row.where, record["label"]))
             if earlier[1] != record["label"]:
                 problems.add(row.where, columns.label_column,
                              f"same (target, text) as {earlier[0]} but label {record['label']!r} "
-                             f"conflicts with {earlier[1]!r}")
-        records.append(record)
-    if not records and not problems.count:
+                             f"conflicts with {earlier[1]!r} there")
+        part.records.append(record)
+        part.wheres.append(row.where)
+        part.grouped.append(not is_missing(row.values.get(columns.group_column)))
+    if not part.records and problems.rows_skipped == skipped_before and problems.count == problems_before:
         problems.add(str(path), "", "no examples in the file")
-    if own:
-        problems.raise_if_any(f"{path}: invalid data")
-    return _to_dataset(records)
+    return part
 
 
 def _canonical(row: Row, columns: DataConfig, labelled: bool, problems: Problems,
-               index: int) -> dict[str, Any] | None:
+               number: int) -> dict[str, Any] | None:
+    """The row with canonical columns, or None (problems recorded) when it cannot be used."""
     values = row.values
     ok = True
     text = values.get(columns.text_column)
@@ -196,94 +122,130 @@ def _canonical(row: Row, columns: DataConfig, labelled: bool, problems: Problems
         problems.add(row.where, columns.text_column,
                      f"missing field (the row has: {', '.join(map(str, values)) or 'nothing'})")
         ok = False
-    elif not isinstance(text, str) or not text.strip():
+    elif is_missing(text):
         problems.add(row.where, columns.text_column, "empty text")
         ok = False
+    elif not isinstance(text, str):
+        problems.add(row.where, columns.text_column, f"expected text, got {text!r}")
+        ok = False
     target = values.get(columns.target_column)
-    if target is None or (isinstance(target, str) and not target.strip()):
-        target = columns.default_target
+    if is_missing(target):
+        target = columns.default_target  # files (or rows) without a claim are about the default one
     elif not isinstance(target, str):
         problems.add(row.where, columns.target_column, f"expected text, got {target!r}")
         ok = False
     label = None
     raw_label = values.get(columns.label_column)
-    if raw_label is None or (isinstance(raw_label, str) and not raw_label.strip()):
+    if is_missing(raw_label):
         if labelled:
-            problems.add(row.where, columns.label_column, "missing label")
+            problems.add(row.where, columns.label_column,
+                         "missing field" if columns.label_column not in values else "empty label")
             ok = False
     else:
         label = normalize_label(raw_label)
         if label is None:
-            problems.add(row.where, columns.label_column,
-                         f"unknown label {raw_label!r}; known labels: {describe_aliases()}")
+            problems.add(row.where, columns.label_column, f"unknown label {raw_label!r}")
+            problems.hint(f"known labels (stance.labels.ALIASES): {describe_aliases()}")
             ok = False
     if not ok:
         return None
-    raw_id = values.get(columns.id_column)
-    group = values.get(columns.group_column)
-    extras = {k: v for k, v in values.items()
-              if k not in {columns.text_column, columns.target_column, columns.label_column,
-                           columns.id_column} and k not in ("id", "text", "target", "label", "group")}
+    raw_id, group = values.get(columns.id_column), values.get(columns.group_column)
+    mapped = {columns.text_column, columns.target_column, columns.label_column, columns.id_column}
+    extras = {k: v for k, v in values.items() if k not in mapped and k not in CANONICAL}
+    row_id = f"row-{number}" if is_missing(raw_id) else str(raw_id)
     return {
-        "id": str(raw_id) if raw_id not in (None, "") else f"row-{index + 1}",
+        "id": row_id,
         "text": text.strip(),
         "target": target.strip(),
         "label": label,
-        "group": str(group) if group not in (None, "") else None,
+        "group": row_id if is_missing(group) else str(group),  # no group: the row is its own
         **extras,
     }
 
 
-def _to_dataset(records: list[dict[str, Any]]) -> Dataset:
-    if not records:
-        return Dataset.from_dict({"id": [], "text": [], "target": [], "label": [], "group": []})
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    return type(value).__name__
+
+
+def _same_types(row: Row, record: dict[str, Any], types: dict[str, tuple[str, str]],
+                problems: Problems) -> bool:
+    """Extra columns must hold one type per file (a table column has one type); report the first misfit."""
+    ok = True
+    for key, value in record.items():
+        if key in CANONICAL or value is None:
+            continue
+        name = _type_name(value)
+        first = types.setdefault(key, (name, row.where))
+        if first[0] != name:
+            problems.add(row.where, key, f"expected {first[0]} as at {first[1]}, got {name} {value!r}")
+            ok = False
+    return ok
+
+
+def _to_dataset(part: _Part) -> Dataset:
+    if not part.records:
+        return Dataset.from_dict({name: [] for name in CANONICAL})
     keys: list[str] = []
-    for record in records:
+    for record in part.records:
         keys.extend(k for k in record if k not in keys)
-    columns = {key: [record.get(key) for record in records] for key in keys}
-    if all(v is None for v in columns["group"]):
-        columns["group"] = [record["id"] for record in records]  # no groups: each row is its own
-    return Dataset.from_dict(columns)
+    table = {key: [record.get(key) for record in part.records] for key in keys}
+    try:
+        return Dataset.from_dict(table)
+    except Exception as exc:  # pyarrow type errors not caught by _same_types (e.g. nested lists)
+        raise StanceError(f"{part.name}: cannot build a table from the rows: {exc}") from None
 
 
-def find_leakage(splits: dict[str, Dataset]) -> list[str]:
-    """Same text or same group in two splits: one line per leak (empty when clean)."""
-    leaks: list[str] = []
-    names = list(splits)
-    for i, first in enumerate(names):
-        texts = {(t, " ".join(x.split()).lower()): x_id for t, x, x_id in
-                 zip(splits[first]["target"], splits[first]["text"], splits[first]["id"])}
-        groups = set(splits[first]["group"])
-        for second in names[i + 1:]:
-            ds = splits[second]
-            for target, text, row_id, group in zip(ds["target"], ds["text"], ds["id"], ds["group"]):
-                other = texts.get((target, " ".join(text.split()).lower()))
-                if other is not None:
-                    leaks.append(f"{second}: id {row_id}: text: same text as id {other} in {first}")
-                if group in groups:
-                    leaks.append(f"{second}: id {row_id}: group: group {group!r} is also in {first}")
-    return leaks
+def _check_leakage(parts: list[_Part], columns: DataConfig, problems: Problems) -> None:
+    """Same text, or same group (article), in two splits: one problem per leaking row / group."""
+    first_text: dict[str, tuple[str, str]] = {}
+    first_group: dict[str, tuple[str, str]] = {}
+    reported: set[tuple[str, str]] = set()
+    for part in parts:
+        for record, where, grouped in zip(part.records, part.wheres, part.grouped):
+            name, seen = part.name, first_text.setdefault(_norm(record["text"]), (part.name, where))
+            if seen[0] != name:
+                problems.add(where, columns.text_column,
+                             f"same text as {_at(*seen)}: leakage between splits")
+            if not grouped:
+                continue
+            seen = first_group.setdefault(record["group"], (name, where))
+            if seen[0] != name and (record["group"], name) not in reported:
+                reported.add((record["group"], name))
+                problems.add(where, columns.group_column,
+                             f"{record['group']!r} is also in {_at(*seen)}: leakage between splits")
+
+
+def _at(name: str, where: str) -> str:
+    return where if where.startswith(name) else f"{where} ({name})"
+
+
+def find_leakage(splits: dict[str, Dataset], columns: DataConfig | None = None) -> list[str]:
+    """Same text or same group in two splits of already-loaded datasets: one line per leak (empty when clean).
+
+    Rows are located as ``split: id X`` (datasets have no lines); :func:`read_files` gives ``file:line``.
+    """
+    columns = columns or DataConfig()
+    parts = [_Part(name, list(ds), [f"{name}: id {i}" for i in ds["id"]],
+                   [g != i for g, i in zip(ds["group"], ds["id"])]) for name, ds in splits.items()]
+    problems = Problems(limit=10**9)
+    _check_leakage(parts, columns, problems)
+    return problems.items
 
 
 def load_splits(columns: DataConfig, *, with_test: bool = True) -> DatasetDict:
-    """Read the configured train/dev/test files, checking all of them before raising and checking leakage."""
-    problems = Problems()
+    """Read the configured train/dev/test files, checking all of them (and leakage) before raising."""
     paths = {"train": columns.train, "dev": columns.dev, "test": columns.test if with_test else None}
-    splits: dict[str, Dataset] = {}
     for name, path in paths.items():
-        if path is None:
-            continue
-        if not Path(path).exists():
+        if path is not None and not Path(path).exists():
             raise StanceError(f"{path}: file not found (data.{name} in the config)")
-        splits[name] = read_examples(path, columns, problems=problems)
-    problems.raise_if_any("invalid training data")
+    splits = read_files({name: path for name, path in paths.items() if path is not None}, columns)
     if "dev" not in splits:
-        splits["train"], splits["dev"] = grouped_split(splits["train"], columns.dev_fraction,
-                                                       seed=0)
-    leaks = find_leakage(splits)
-    if leaks:
-        raise StanceError(f"leakage between splits: {len(leaks)} problem(s)", leaks[:MAX_PROBLEMS])
-    return DatasetDict(splits)
+        splits["train"], splits["dev"] = grouped_split(splits["train"], columns.dev_fraction, seed=0)
+    return DatasetDict({name: splits[name] for name in SPLIT_NAMES if name in splits})
 
 
 def label_counts(ds: Dataset) -> dict[str, int]:
@@ -292,3 +254,57 @@ def label_counts(ds: Dataset) -> dict[str, int]:
         if label is not None:
             counts[label] += 1
     return counts
+
+
+def write_jsonl(ds: Dataset, path: str | Path) -> None:
+    """One JSON object per row, UTF-8, without the internal ``group`` column."""
+    with Path(path).open("w", encoding="utf-8") as handle:
+        for row in ds:
+            row.pop("group", None)
+            handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+
+
+
+def split_file(path: str | Path, output: str | Path, columns: DataConfig, *, by: str | None = None,
+               dev: float = 0.1, test: float = 0.2, seed: int = 0,
+               overwrite: bool = False) -> tuple[dict[str, Dataset], str]:
+    """Split one labelled file into ``output/{train,dev,test}.jsonl``: seeded, grouped, stratified by label.
+
+    ``by`` names the column whose values stay inside one part (an article id, or the target column to
+    keep each claim in one part); by default ``data.group_column``, or each row on its own when the file
+    has no such column. Returns the parts and a one-line description of the grouping used.
+    """
+    if not (0 <= dev < 1 and 0 <= test < 1 and dev + test < 1):
+        raise StanceError(f"--dev {dev} and --test {test}: each must lie in [0, 1) and together below 1")
+    out = Path(output)
+    existing = [out / f"{name}.jsonl" for name in SPLIT_NAMES if (out / f"{name}.jsonl").exists()]
+    if existing and not overwrite:
+        raise StanceError(f"{existing[0]}: already exists; pass --overwrite to replace it")
+    ds = read_examples(path, columns)
+    ds, grouping = _with_split_group(ds, columns, by)
+    parts = train_dev_test_split(ds, dev=dev, test=test, seed=seed, group_column="_split_group")
+    out.mkdir(parents=True, exist_ok=True)
+    for name in SPLIT_NAMES:
+        (out / f"{name}.jsonl").unlink(missing_ok=True)
+    for name, part in parts.items():
+        part = part.remove_columns("_split_group")
+        write_jsonl(part, out / f"{name}.jsonl")
+        parts[name] = part
+    return parts, grouping
+
+
+def _with_split_group(ds: Dataset, columns: DataConfig, by: str | None) -> tuple[Dataset, str]:
+    if by is None:
+        grouped = any(g != i for g, i in zip(ds["group"], ds["id"]))
+        if not grouped:
+            return ds.add_column("_split_group", list(ds["id"])), \
+                f"no {columns.group_column!r} column: each row is its own group"
+        return ds.add_column("_split_group", list(ds["group"])), f"grouped by {columns.group_column!r}"
+    source = {columns.group_column: "group", columns.target_column: "target", columns.id_column: "id",
+              "target": "target", "id": "id"}.get(by, by)
+    absent = source == "group" and all(g == i for g, i in zip(ds["group"], ds["id"]))
+    if absent or source not in ds.column_names or source in ("text", "label"):
+        valid = [c for c in ds.column_names if c not in ("text", "label", "group")]
+        raise StanceError(f"--by {by!r}: no such column in the file; columns: {', '.join(sorted(set(valid)))}")
+    values = [i if is_missing(v) else str(v) for v, i in zip(ds[source], ds["id"])]
+    return ds.add_column("_split_group", values), f"grouped by {by!r}"

@@ -33,6 +33,9 @@ ALIASES: dict[str, str] = {
     "positive": "supportive", "negative": "denying", "refute": "denying", "refutes": "denying",
     "refuting": "denying", "confirm": "supportive", "confirms": "supportive", "neither": "neutral",
     "other": "neutral", "off_topic": "neutral",
+    # more plain words seen in stance data sets
+    "in_favor": "supportive", "in_favour": "supportive", "anti": "denying", "oppose": "denying",
+    "opposes": "denying", "opposed": "denying", "irrelevant": "neutral", "no_stance": "neutral",
 }
 
 

@@ -1,32 +1,88 @@
-"""``stance data validate PATH...`` and ``stance data stats PATH...``"""
+"""``stance data validate|stats|split``: check, describe and split annotated data files.
+
+The column mapping (text, target, label, id and group columns, default target) comes from ``--config``'s
+``data`` section; without ``--config`` the defaults fit the shipped corpus.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("data", help="check and describe annotated data files", description=__doc__)
+    parser = sub.add_parser("data", help="validate, describe and split annotated data files",
+                            description=__doc__)
     data_sub = parser.add_subparsers(dest="data_command", required=True, metavar="ACTION")
-    validate = data_sub.add_parser("validate", help="report every problem in the files; exit 0 only when clean")
-    validate.add_argument("paths", nargs="+")
-    validate.add_argument("--config", help="YAML config whose data section gives the column mapping")
+
+    validate = data_sub.add_parser(
+        "validate", help="report every problem in the files (and leakage between them); exit 0 only when clean")
+    validate.add_argument("paths", nargs="+", metavar="PATH",
+                          help=".jsonl, .csv, .tsv, .parquet or a save_to_disk folder; several = splits")
+    validate.add_argument("--unlabelled", action="store_true", help="the label column is optional")
+    _config_option(validate)
     validate.set_defaults(func=run_validate)
+
+    stats = data_sub.add_parser("stats", help="counts per file, label, source and phenomenon; token lengths")
+    stats.add_argument("paths", nargs="+", metavar="PATH")
+    stats.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    stats.add_argument("--no-tokens", action="store_true", help="skip token lengths (no tokenizer needed)")
+    _config_option(stats, "; model.base gives the tokenizer (default: the embedded MiniLM)")
+    stats.set_defaults(func=run_stats)
+
+    split = data_sub.add_parser("split", help="split one file into train/dev/test.jsonl: seeded, grouped, "
+                                               "stratified by label")
+    split.add_argument("path", metavar="FILE")
+    split.add_argument("--output", required=True, metavar="DIR", help="folder for train/dev/test.jsonl")
+    split.add_argument("--by", metavar="COLUMN",
+                       help="rows sharing a value stay in one part (default: data.group_column, article_id)")
+    split.add_argument("--dev", type=float, default=0.1, help="fraction for dev (0: no dev file)")
+    split.add_argument("--test", type=float, default=0.2, help="fraction for test (0: no test file)")
+    split.add_argument("--seed", type=int, default=0)
+    split.add_argument("--overwrite", action="store_true", help="replace existing split files in DIR")
+    _config_option(split)
+    split.set_defaults(func=run_split)
+
+
+def _config_option(parser: argparse.ArgumentParser, extra: str = "") -> None:
+    parser.add_argument("--config", help="YAML config whose data section gives the column mapping" + extra)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override a config field, e.g. data.text_column=sentence")
+
+
+def _config(args: argparse.Namespace):  # noqa: ANN202 - StanceConfig, imported lazily
+    from ..config import load_config
+
+    return load_config(args.config, args.overrides)
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    from ..config import load_config
-    from ..data import Problems, find_leakage, read_examples
+    from ..data import expand_paths, read_files
 
-    columns = load_config(args.config).data
-    problems = Problems()
-    splits = {path: read_examples(path, columns, problems=problems) for path in args.paths}
-    problems.raise_if_any("invalid data")
-    leaks = find_leakage(splits) if len(splits) > 1 else []
-    if leaks:
-        from ..errors import StanceError
-
-        raise StanceError(f"leakage between files: {len(leaks)} problem(s)", leaks[:50])
+    paths = expand_paths(args.paths)
+    names = {str(path): path for path in paths}
+    splits = read_files(names, _config(args).data, labelled=not args.unlabelled)
     total = sum(len(ds) for ds in splits.values())
-    print(f"ok: {total} examples in {len(splits)} file(s), no problems found")
+    print(f"ok: {total} examples in {len(splits)} file(s), no problems found"
+          + (", no leakage between them" if len(splits) > 1 else ""))
+    return 0
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    from ..stats import describe_files, to_markdown
+
+    stats = describe_files(args.paths, _config(args), tokens=not args.no_tokens)
+    print(json.dumps(stats.to_dict(), indent=2) if args.format == "json" else to_markdown(stats))
+    return 0
+
+
+def run_split(args: argparse.Namespace) -> int:
+    from ..data import label_counts, split_file
+
+    parts, grouping = split_file(args.path, args.output, _config(args).data, by=args.by, dev=args.dev,
+                                 test=args.test, seed=args.seed, overwrite=args.overwrite)
+    print(f"{args.path}: {sum(len(p) for p in parts.values())} examples, {grouping}, seed {args.seed}")
+    for name, part in parts.items():
+        counts = ", ".join(f"{label} {n}" for label, n in label_counts(part).items())
+        print(f"  {args.output}/{name}.jsonl: {len(part)} examples ({counts})")
     return 0
