@@ -264,7 +264,7 @@ def _summary(config: StanceConfig, splits: DatasetDict, dev: dict[str, Any], sec
 
     return {
         "dev": {key.removeprefix("eval_"): value for key, value in dev.items()},
-        "best_checkpoint": trainer.state.best_model_checkpoint,
+        "best_checkpoint": Path(trainer.state.best_model_checkpoint).name if trainer.state.best_model_checkpoint else None,
         "epochs_run": trainer.state.epoch,
         "train_seconds": round(seconds, 2),
         "label_counts": {name: label_counts(ds) for name, ds in splits.items()},

@@ -1,0 +1,361 @@
+"""Publishing a trained model to the Hugging Face Hub: stage the folder, check it offline, upload it in one commit.
+
+The uploaded folder is the model folder of a ``stance train`` run (safetensors weights, tokenizer,
+``config.json``, the resolved ``stance_config.yaml``, ``train_metrics.json``) plus the generated card
+(``README.md``), the evaluation's ``metrics.json`` and its plots. ``--dry-run OUT`` writes exactly that
+folder; a real publish stages the same folder in a temporary directory, runs the same offline checks and
+refuses on any failure before it talks to the hub. The upload is a single ``create_commit`` (all files or
+none), optionally on a new branch or as a pull request, and tagged afterwards. The token comes from
+``HF_TOKEN`` or ``hf auth login`` (:func:`huggingface_hub.get_token`), never from the command line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from huggingface_hub import CommitOperationAdd, HfApi, constants, get_token
+from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+
+from .errors import StanceError
+from .labels import LABELS
+from .model_card import CardContext, build_card, check_card, read_metrics
+
+try:  # huggingface_hub 2.x speaks httpx2, 1.x httpx
+    from httpx2 import HTTPError as TransportError
+except ImportError:  # pragma: no cover - depends on the installed hub client
+    from httpx import HTTPError as TransportError
+
+CARD_FILE = "README.md"
+METRICS_FILE = "metrics.json"
+CONFIG_COPY = "stance_config.yaml"  # written by `stance train` into the model folder
+TRAIN_METRICS = "train_metrics.json"
+REPORT_DIR = "report"  # RUN_DIR/report/metrics.json next to RUN_DIR/model
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".h5", ".msgpack")
+REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+CHECK_SENTENCE = "Officials said the two countries discussed a defence deal on Tuesday."
+
+
+@dataclass
+class Staged:
+    """A folder ready to upload: every file in it goes into the commit."""
+
+    folder: Path
+    files: list[str]
+    metrics: dict[str, Any] | None
+    metrics_path: Path | None
+    skipped: list[str] = field(default_factory=list)  # "path (why)" for model-folder files left out
+
+
+@dataclass
+class PublishResult:
+    repo_id: str
+    files: list[str]
+    skipped: list[str]
+    metrics_path: Path | None
+    dry_run: Path | None = None  # the folder written by --dry-run
+    commit_url: str | None = None
+    commit_oid: str | None = None
+    pr_url: str | None = None
+    revision: str | None = None
+    branch_created: bool = False
+    tag: str | None = None
+
+
+def check_repo_id(repo_id: str) -> str:
+    """``OWNER/NAME`` with the hub's characters; anything else is refused before any work is done."""
+    from huggingface_hub.utils import validate_repo_id
+
+    problem = None if REPO_ID.match(repo_id or "") else "expected OWNER/NAME, e.g. alice/stance-russia-pakistan"
+    if problem is None:
+        try:
+            validate_repo_id(repo_id)
+        except ValueError as exc:
+            problem = str(exc)
+    if problem:
+        raise StanceError(f"--repo-id {repo_id!r}: {problem} (letters, digits, '-', '_', '.'; no '--' or '..')")
+    return repo_id
+
+
+def resolve_token() -> str:
+    """The token of ``HF_TOKEN`` or of ``hf auth login``; a clear error when there is none."""
+    try:
+        token = get_token()
+    except Exception as exc:  # noqa: BLE001 - e.g. a failed OIDC exchange: say so instead of a traceback
+        raise StanceError(f"cannot read a Hugging Face token: {exc}") from None
+    if not token:
+        raise StanceError("no Hugging Face token: set HF_TOKEN to a token with write access, or run "
+                          "`hf auth login` once (tokens are never passed on the command line)")
+    return token
+
+
+def find_metrics(model_dir: Path, explicit: str | Path | None = None) -> Path | None:
+    """``--metrics PATH`` when given, else ``MODEL_DIR/metrics.json``, else ``MODEL_DIR/../report/metrics.json``."""
+    if explicit is not None:
+        path = Path(explicit)
+        if not path.is_file():
+            raise StanceError(f"--metrics {path}: file not found")
+        return path
+    for path in (model_dir / METRICS_FILE, model_dir.parent / REPORT_DIR / METRICS_FILE):
+        if path.is_file():
+            return path
+    return None
+
+
+def stage(model_dir: str | Path, out_dir: Path, repo_id: str, *, metrics_path: str | Path | None = None,
+          allow_unevaluated: bool = False, license: str = "apache-2.0", language: str = "en") -> Staged:
+    """Write the upload folder into ``out_dir`` (empty or absent): model files, card, config, metrics, plots."""
+    from .modeling import load_trained
+
+    model_dir = Path(model_dir)
+    load_trained(model_dir)  # refuses a non-model, pickled-only or label-less folder with the reason
+    if not (model_dir / CONFIG_COPY).is_file():
+        raise StanceError(f"{model_dir}: no {CONFIG_COPY}, so this is not the model folder of a `stance train` run "
+                          "(point at RUN_DIR/model)")
+    config = _read(model_dir / CONFIG_COPY, yaml.safe_load)
+    model_config = _read(model_dir / "config.json", json.loads)
+    train_metrics = _read(model_dir / TRAIN_METRICS, json.loads) if (model_dir / TRAIN_METRICS).is_file() else None
+    found = find_metrics(model_dir, metrics_path)
+    if found is None and not allow_unevaluated:
+        raise StanceError(f"{model_dir}: no metrics.json (looked in {model_dir / METRICS_FILE} and "
+                          f"{model_dir.parent / REPORT_DIR / METRICS_FILE}); run `stance evaluate {model_dir} DATA "
+                          "--output DIR` and pass --metrics DIR/metrics.json, or publish with --allow-unevaluated "
+                          "and a card that says the model is unevaluated")
+    metrics = read_metrics(found) if found else None
+    images = []
+    if metrics is not None:
+        _check_metrics_model(metrics, found, model_dir)
+        images = _images(found, metrics)
+    if out_dir.resolve().is_relative_to(model_dir.resolve()):
+        raise StanceError(f"{out_dir}: inside the model folder {model_dir}; write the upload folder elsewhere")
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise StanceError(f"{out_dir}: folder exists and is not empty; give a new folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    skipped = _copy_model_files(model_dir, out_dir)
+    if found is not None:
+        for source, name in [(found, METRICS_FILE), *images]:
+            (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, out_dir / name)
+    names = sorted(set(_files(out_dir)) | {CARD_FILE})
+    ctx = CardContext(repo_id, model_config, config, train_metrics, metrics, names, license=license,
+                      language=language)
+    build_card(ctx).save(out_dir / CARD_FILE)
+    return Staged(out_dir, _files(out_dir), metrics, found, skipped)
+
+
+def check_folder(folder: Path, metrics: dict[str, Any] | None) -> list[str]:
+    """Offline checks of a staged folder; each problem as one line (empty when it may be uploaded)."""
+    from transformers import AutoModelForSequenceClassification, pipeline
+
+    from .modeling import label_columns, load_trained
+
+    problems = [f"{name}: a pickled file; it must not be uploaded" for name in _files(folder)
+                if name.endswith(PICKLE_SUFFIXES)]
+    try:
+        load_trained(folder)  # what StanceClassifier.from_pretrained uses
+    except Exception as exc:  # noqa: BLE001 - any failure to load is the finding
+        problems.append(f"stance's loader (StanceClassifier) cannot load it: {_first_line(exc)}")
+    target = ""
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=True,
+                                                                   trust_remote_code=False)
+        label_columns(model.config, str(folder))
+        target = getattr(model.config, "stance_default_target", None) or ""
+    except Exception as exc:  # noqa: BLE001 - any failure to load is the finding
+        problems.append(f"AutoModelForSequenceClassification cannot load it: {_first_line(exc)}")
+    try:
+        classify = pipeline("text-classification", model=str(folder), top_k=None)
+        scores = classify({"text": target or "a claim", "text_pair": CHECK_SENTENCE})
+        got = sorted(s["label"] for s in scores)
+        if got != sorted(LABELS) or abs(sum(s["score"] for s in scores) - 1.0) > 1e-3:
+            problems.append(f"pipeline('text-classification') returns labels {got}, expected {sorted(LABELS)} "
+                            "with scores summing to 1")
+    except Exception as exc:  # noqa: BLE001
+        problems.append(f"pipeline('text-classification') cannot run it: {_first_line(exc)}")
+    card_path = folder / CARD_FILE
+    if not card_path.is_file():
+        return problems + [f"{CARD_FILE}: missing"]
+    problems += check_card(card_path, metrics)
+    text = card_path.read_text("utf-8")
+    problems += [f"{CARD_FILE}: shows {link}, which is not in the folder"
+                 for link in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", text) if not (folder / link).is_file()]
+    if metrics is not None and json.loads((folder / METRICS_FILE).read_text("utf-8")) != metrics:
+        problems.append(f"{METRICS_FILE}: differs from the evaluation it was copied from")
+    return problems
+
+
+def publish(model_dir: str | Path, repo_id: str, *, private: bool = False, revision: str | None = None,
+            tag: str | None = None, create_pr: bool = False, commit_message: str | None = None,
+            dry_run: str | Path | None = None, allow_unevaluated: bool = False,
+            metrics_path: str | Path | None = None, api: HfApi | None = None) -> PublishResult:
+    """``stance publish``: stage and check the folder, then (unless ``dry_run``) upload it in one commit.
+
+    ``api`` is injectable so tests can record the calls; it defaults to a fresh :class:`HfApi`.
+    """
+    check_repo_id(repo_id)
+    if tag and create_pr:
+        raise StanceError("--tag with --create-pr would tag a commit nobody has reviewed; merge the pull request, "
+                          "then tag it")
+    if dry_run is not None:
+        staged = _stage_and_check(model_dir, Path(dry_run), repo_id, metrics_path, allow_unevaluated)
+        return PublishResult(repo_id, staged.files, staged.skipped, staged.metrics_path, dry_run=Path(dry_run))
+    token = resolve_token()  # before any work: no token, no point
+    with tempfile.TemporaryDirectory(prefix="stance-publish-") as tmp:
+        staged = _stage_and_check(model_dir, Path(tmp) / "upload", repo_id, metrics_path, allow_unevaluated)
+        message = commit_message or _default_message(repo_id, staged.metrics)
+        result = upload(staged.folder, repo_id, api=api or HfApi(), token=token, private=private,
+                        revision=revision, tag=tag, create_pr=create_pr, commit_message=message)
+    result.skipped, result.metrics_path = staged.skipped, staged.metrics_path
+    return result
+
+
+def upload(folder: Path, repo_id: str, *, api: HfApi, token: str, private: bool = False, revision: str | None = None,
+           tag: str | None = None, create_pr: bool = False, commit_message: str) -> PublishResult:
+    """Every file of ``folder`` in one commit to ``repo_id`` (created if needed), then the tag on that commit."""
+    files = _files(folder)
+    with _hub("checking the token"):
+        api.whoami(token=token)
+    with _hub(f"creating {repo_id}"):
+        url = api.create_repo(repo_id, token=token, private=private, exist_ok=True, repo_type="model")
+        repo_id = getattr(url, "repo_id", None) or repo_id
+        info = api.repo_info(repo_id, token=token, repo_type="model")
+        refs = api.list_repo_refs(repo_id, token=token, repo_type="model")
+    if private and not getattr(info, "private", False):
+        raise StanceError(f"{repo_id} already exists and is public; --private does not change an existing repo's "
+                          "visibility. Make it private in its settings first; nothing was uploaded")
+    if tag and tag in {ref.name for ref in refs.tags}:
+        raise StanceError(f"{repo_id}: tag {tag!r} already exists; choose another --tag; nothing was uploaded")
+    branch_created = bool(revision) and revision != "main" and revision not in {ref.name for ref in refs.branches}
+    if branch_created:
+        with _hub(f"creating branch {revision!r}"):
+            api.create_branch(repo_id, branch=revision, token=token, repo_type="model", exist_ok=True)
+    operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(folder / name)) for name in files]
+    with _hub("uploading the commit", after="nothing was uploaded (a commit is all files or none)"):
+        commit = api.create_commit(repo_id, operations, commit_message=commit_message, token=token,
+                                   commit_description=f"{len(files)} files: {', '.join(files)}",
+                                   repo_type="model", revision=revision, create_pr=create_pr)
+    result = PublishResult(repo_id, files, [], None, commit_url=commit.commit_url, commit_oid=commit.oid,
+                           pr_url=getattr(commit, "pr_url", None), revision=revision, branch_created=branch_created)
+    if tag:
+        with _hub(f"tagging commit {commit.oid[:12]} as {tag!r}",
+                  after=f"the commit is on the hub ({commit.commit_url}); tag it with "
+                        f"`hf repo tag create {repo_id} {tag} --revision {commit.oid}`"):
+            api.create_tag(repo_id, tag=tag, tag_message=commit_message, revision=commit.oid, token=token,
+                           repo_type="model")
+        result.tag = tag
+    return result
+
+
+# ---------------------------------------------------------------------------------------------------------
+
+def _stage_and_check(model_dir: str | Path, out_dir: Path, repo_id: str, metrics_path: str | Path | None,
+                     allow_unevaluated: bool) -> Staged:
+    staged = stage(model_dir, out_dir, repo_id, metrics_path=metrics_path, allow_unevaluated=allow_unevaluated)
+    problems = check_folder(staged.folder, staged.metrics)
+    if problems:
+        raise StanceError(f"{out_dir}: the folder to upload fails the offline checks, so nothing is uploaded "
+                          "(the folder is left there to inspect when it came from --dry-run)", problems)
+    return staged
+
+
+def _copy_model_files(model_dir: Path, out_dir: Path) -> list[str]:
+    skipped = []
+    for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
+        name = path.relative_to(model_dir).as_posix()
+        why = ("hidden" if any(part.startswith(".") for part in Path(name).parts)
+               else "pickled; never uploaded" if name.endswith(PICKLE_SUFFIXES)
+               else "replaced by the generated card" if name == CARD_FILE else None)
+        if why:
+            skipped.append(f"{name} ({why})")
+            continue
+        (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, out_dir / name)
+    return skipped
+
+
+def _images(path: Path, metrics: dict[str, Any]) -> list[tuple[Path, str]]:
+    """(source, name in the upload) of each plot named in metrics.json; all must exist."""
+    images = [(path.parent / name, name) for name in (metrics.get("images") or {}).values()]
+    missing = [f"{source} not found" for source, _ in images if not source.is_file()]
+    if missing:
+        raise StanceError(f"{path}: names plots that are not there; re-run `stance evaluate`", missing)
+    return images
+
+
+def _check_metrics_model(metrics: dict[str, Any], path: Path, model_dir: Path) -> None:
+    """Refuse figures of another model: ``metrics["model"]``, where it names an existing folder, must be this one."""
+    named = Path(metrics["model"]).expanduser()
+    for candidate in (named, path.parent / named):
+        if (candidate / "config.json").is_file():
+            if not _same_model(candidate, model_dir):
+                raise StanceError(f"{path}: evaluates the model {metrics['model']}, not {model_dir}; pass the "
+                                  "metrics.json of this model with --metrics")
+            return
+
+
+def _same_model(a: Path, b: Path) -> bool:
+    if a.resolve() == b.resolve():
+        return True
+    weights = [sorted((p.name, p.stat().st_size) for p in d.glob("*.safetensors")) for d in (a, b)]
+    configs = [(d / "config.json").read_bytes() if (d / "config.json").is_file() else b"" for d in (a, b)]
+    return weights[0] == weights[1] and configs[0] == configs[1]
+
+
+def _read(path: Path, parse: Any) -> dict[str, Any]:
+    """A JSON or YAML mapping from the model folder; a broken file is a StanceError naming it."""
+    try:
+        data = parse(path.read_text("utf-8"))
+    except (UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+        raise StanceError(f"{path}: cannot be read: {_first_line(exc)}") from None
+    if not isinstance(data, dict):
+        raise StanceError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+def _default_message(repo_id: str, metrics: dict[str, Any] | None) -> str:
+    name = repo_id.split("/")[-1]
+    if metrics is None:
+        return f"Upload {name} (unevaluated)"
+    ci = metrics["confidence_intervals"]["macro_f1"]
+    return (f"Upload {name}: macro-F1 {metrics['metrics']['macro_f1']:.3f} "
+            f"(95% CI {ci['low']:.3f}-{ci['high']:.3f}) on {metrics['data']['n_examples']} sentences")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+
+
+@contextmanager
+def _hub(step: str, after: str = "nothing was uploaded") -> Iterator[None]:
+    """Turn what the hub client raises into one StanceError that says which step failed and what was left."""
+    try:
+        yield
+    except StanceError:
+        raise
+    except OfflineModeIsEnabled:
+        raise StanceError(f"{step}: HF_HUB_OFFLINE is set, so the hub cannot be reached (unset it to publish, "
+                          f"or use --dry-run); {after}") from None
+    except HfHubHTTPError as exc:
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        hint = {401: " (the token was rejected: run `hf auth login` again or set HF_TOKEN to a valid token)",
+                403: " (the token may not write there: it needs write access to the repo's owner)"}.get(status, "")
+        reason = exc.server_message or _first_line(exc)
+        raise StanceError(f"{step}: the hub answered {status}{hint}: {reason}; {after}") from None
+    except (TransportError, OSError, TimeoutError) as exc:
+        raise StanceError(f"{step}: cannot reach the Hugging Face Hub at {constants.ENDPOINT} "
+                          f"({_first_line(exc)}); {after}") from None
+    except ValueError as exc:  # the client's own validation (revision names, parent commit, card metadata)
+        raise StanceError(f"{step}: {exc}; {after}") from None
