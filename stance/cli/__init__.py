@@ -10,9 +10,9 @@ import argparse
 import sys
 
 from ..errors import StanceError
-from . import data_cmd, train_cmd
+from . import cv_cmd, data_cmd, evaluate_cmd, predict_cmd, publish_cmd, train_cmd
 
-COMMANDS = (train_cmd, data_cmd)
+COMMANDS = (train_cmd, data_cmd, predict_cmd, evaluate_cmd, cv_cmd, publish_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

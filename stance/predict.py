@@ -1,0 +1,219 @@
+"""Classify new coverage with a trained model: sentences, streams of sentences and whole articles.
+
+>>> clf = StanceClassifier.from_pretrained("runs/default/model")
+>>> clf.predict(["Moscow will not sell tanks to Pakistan."])[0].label
+'denying'
+
+Every call scores (target, sentence) pairs with :func:`stance.modeling.score_pairs`: tokenised once,
+sorted by length, dynamically padded per batch, under ``torch.inference_mode``. Loading goes through
+:func:`stance.modeling.load_trained` (safetensors only, no remote code). ``quantize=True`` switches to the
+int8 path of :mod:`stance.quantize`; ``bf16=True`` runs the matrix products in bfloat16 under
+``torch.autocast`` (layer norms and softmax stay float32), which is fast on CPUs with AVX512-BF16 or AMX.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .articles import AggregationRule, ArticleResult, SentenceResult, aggregate, label_counts, split_sentences
+from .errors import StanceError
+from .labels import LABELS
+from .modeling import TrainedModel, count_truncated, load_trained, score_pairs
+
+DEFAULT_BATCH_SIZE = 64
+DEFAULT_CHUNK_SIZE = 2048  # rows held in memory at once when streaming
+
+
+class TruncationWarning(UserWarning):
+    """Some texts were longer than the model reads; their tail was ignored."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The stance of one text: its label and the probability of every label (in :data:`LABELS` order)."""
+
+    label: str
+    scores: dict[str, float]
+
+    @property
+    def score(self) -> float:
+        """The probability of the predicted label."""
+        return self.scores[self.label]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "scores": dict(self.scores)}
+
+
+@dataclass
+class StreamStats:
+    """Running totals of a stream, for the one summary line at its end."""
+
+    texts: int = 0
+    truncated: int = 0
+
+
+def to_predictions(probabilities: np.ndarray) -> list[Prediction]:
+    best = probabilities.argmax(axis=1)
+    return [Prediction(LABELS[int(b)], {label: round(float(p), 6) for label, p in zip(LABELS, row)})
+            for b, row in zip(best, probabilities)]
+
+
+def truncation_message(count: int, total: int, max_length: int) -> str:
+    return (f"{count} of {total} text(s) exceed the model's limit of {max_length} tokens (target and text "
+            "together); only their beginning was classified")
+
+
+class StanceClassifier:
+    """A trained stance model ready for inference (see the module docstring)."""
+
+    def __init__(self, trained: TrainedModel, *, batch_size: int = DEFAULT_BATCH_SIZE,
+                 quantized: str | None = None, bf16: bool = False) -> None:
+        if batch_size < 1:
+            raise StanceError(f"batch size must be at least 1, got {batch_size}")
+        if quantized and bf16:
+            raise StanceError("choose int8 quantization or bfloat16, not both")
+        self.trained = trained
+        self.batch_size = batch_size
+        self.quantized = quantized  # the quantization scope, or None at full precision
+        self.bf16 = bf16
+
+    @classmethod
+    def from_pretrained(cls, path_or_hub_id: str | Path, *, quantize: bool | str = False,
+                        batch_size: int = DEFAULT_BATCH_SIZE, max_length: int | None = None,
+                        bf16: bool = False) -> StanceClassifier:
+        """Load a ``stance train`` model folder (``DIR/model``) or a compatible hub model.
+
+        ``quantize``: ``True`` for int8 dynamic quantization of the encoder's linear layers, or a scope name
+        of :data:`stance.quantize.SCOPES`; ``bf16``: bfloat16 matrix products. ``max_length`` overrides the
+        token limit the model was trained with.
+        """
+        if quantize and bf16:
+            raise StanceError("choose int8 quantization or bfloat16, not both")
+        trained = load_trained(path_or_hub_id, max_length=max_length)
+        scope = None
+        if quantize:
+            from .quantize import DEFAULT_SCOPE, quantize_model
+
+            scope = DEFAULT_SCOPE if quantize is True else str(quantize)
+            trained.model = quantize_model(trained.model, scope)
+        return cls(trained, batch_size=batch_size, quantized=scope, bf16=bf16)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return LABELS
+
+    @property
+    def default_target(self) -> str | None:
+        return self.trained.default_target
+
+    @property
+    def max_length(self) -> int:
+        return self.trained.max_length
+
+    def target_for(self, target: str | None) -> str:
+        """``target``, or the model's stored default; an error when there is neither."""
+        chosen = target if target is not None and target.strip() else self.default_target
+        if not chosen:
+            raise StanceError(f"{self.trained.source}: the model stores no default target; pass a target "
+                              "(--target in the CLI)")
+        return chosen.strip()
+
+    def _targets(self, target: str | Sequence[str | None] | None, n: int) -> list[str]:
+        if target is None or isinstance(target, str):
+            return [self.target_for(target)] * n
+        if len(target) != n:
+            raise StanceError(f"got {len(target)} targets for {n} texts; pass one target or one per text")
+        return [self.target_for(t) for t in target]
+
+    def _score(self, texts: Sequence[str], target: str | Sequence[str | None] | None,
+               batch_size: int | None) -> tuple[np.ndarray, int]:
+        """Probabilities (input order) and how many pairs were truncated."""
+        texts = list(texts)
+        empty = [i for i, text in enumerate(texts) if not isinstance(text, str) or not text.strip()]
+        if empty:
+            shown = ", ".join(map(str, empty[:10])) + (" ..." if len(empty) > 10 else "")
+            raise StanceError(f"{len(empty)} empty or non-text input(s) at index {shown}; nothing to classify")
+        targets = self._targets(target, len(texts))
+        truncated = count_truncated(self.trained, targets, texts) if texts else 0
+        with self._precision():
+            probabilities = score_pairs(self.trained, targets, texts, batch_size=batch_size or self.batch_size)
+        return probabilities, truncated
+
+    def _precision(self) -> contextlib.AbstractContextManager:
+        if not self.bf16:
+            return contextlib.nullcontext()
+        import torch
+
+        device = next(self.trained.model.parameters()).device.type
+        return torch.autocast(device, dtype=torch.bfloat16)
+
+    def _warn(self, truncated: int, total: int) -> None:
+        if truncated:
+            warnings.warn(truncation_message(truncated, total, self.max_length), TruncationWarning, stacklevel=3)
+
+    def predict_proba(self, texts: str | Sequence[str], target: str | Sequence[str | None] | None = None, *,
+                      batch_size: int | None = None) -> np.ndarray:
+        """Probabilities of :data:`LABELS` for each text, shape (len(texts), 3), in input order."""
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        probabilities, truncated = self._score(texts, target, batch_size)
+        self._warn(truncated, len(texts))
+        return probabilities
+
+    def predict(self, texts: str | Sequence[str], target: str | Sequence[str | None] | None = None, *,
+                batch_size: int | None = None) -> list[Prediction]:
+        """One :class:`Prediction` per text (a single string counts as a list of one), in input order.
+
+        ``target`` is one claim for all texts, one per text, or ``None`` for the model's default target.
+        Texts beyond the model's length are truncated, with one :class:`TruncationWarning` counting them.
+        """
+        return to_predictions(self.predict_proba(texts, target, batch_size=batch_size))
+
+    def predict_stream(self, pairs: Iterable[tuple[str, str | None]], *, chunk_size: int = DEFAULT_CHUNK_SIZE,
+                       stats: StreamStats | None = None) -> Iterator[Prediction]:
+        """Predictions for a stream of ``(text, target or None)`` pairs, in order, in bounded memory.
+
+        Pairs are read ``chunk_size`` at a time (each chunk sorted by length internally). Truncations are
+        counted in ``stats`` instead of warned about chunk by chunk.
+        """
+        stats = stats if stats is not None else StreamStats()
+        iterator = iter(pairs)
+        while chunk := list(itertools.islice(iterator, chunk_size)):
+            texts = [text for text, _ in chunk]
+            probabilities, truncated = self._score(texts, [target for _, target in chunk], None)
+            stats.texts += len(chunk)
+            stats.truncated += truncated
+            yield from to_predictions(probabilities)
+
+    def predict_article(self, text: str, target: str | None = None, *, rule: AggregationRule | None = None,
+                        split_lines: bool = True, warn: bool = True) -> ArticleResult:
+        """Split ``text`` into sentences, classify each, and sum them up with ``rule``.
+
+        The result holds the article's label, the deciding sentences, per-label sentence counts and every
+        sentence with its span, label and scores. See :class:`stance.articles.AggregationRule`.
+        """
+        rule = rule or AggregationRule()
+        claim = self.target_for(target)
+        sentences = split_sentences(text, split_lines=split_lines)
+        probabilities, truncated = self._score([s.text for s in sentences], claim, None)
+        if warn:
+            self._warn(truncated, len(sentences))
+        predictions = to_predictions(probabilities)
+        verdict = aggregate(probabilities, rule)
+        results = [SentenceResult(i, s.text, s.start, s.end, p.label, p.scores)
+                   for i, (s, p) in enumerate(zip(sentences, predictions))]
+        counts = label_counts([p.label for p in predictions])
+        return ArticleResult(label=verdict.label, target=claim, counts=counts,
+                             deciding=verdict.deciding, sentences=results, rule=rule.describe(),
+                             reason=verdict.reason, truncated=truncated)
+
+    def __repr__(self) -> str:
+        precision = f"int8 ({self.quantized})" if self.quantized else "bfloat16" if self.bf16 else "float32"
+        return f"StanceClassifier({self.trained.source!r}, {precision}, batch_size={self.batch_size})"

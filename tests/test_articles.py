@@ -1,0 +1,125 @@
+"""Sentence segmentation of news articles and the sentence → article aggregation rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stance.articles import AggregationRule, aggregate, split_sentences
+from stance.errors import StanceError
+from stance.labels import LABELS
+
+ARTICLE = (
+    "Moscow denies arms sale to Islamabad\n"
+    "MOSCOW, June 5 - Russia's foreign ministry said on Tuesday it had not agreed to\n"
+    "sell weapons to Pakistan. \u201cWe have no such plans. None at all,\u201d spokeswoman Maria Zakharova said.\n"
+    "\n"
+    "Mr. Lavrov will visit the U.S. next week. Dr. Khan, a defence analyst, disagreed.\n"
+    "Will Moscow change course?\n"
+)
+
+
+def texts(text: str, **kwargs) -> list[str]:
+    return [s.text for s in split_sentences(text, **kwargs)]
+
+
+def test_headline_quotes_abbreviations_and_hard_wraps():
+    assert texts(ARTICLE) == [
+        "Moscow denies arms sale to Islamabad",  # headline without final punctuation stays alone
+        "MOSCOW, June 5 - Russia's foreign ministry said on Tuesday it had not agreed to sell weapons "
+        "to Pakistan.",
+        "\u201cWe have no such plans. None at all,\u201d spokeswoman Maria Zakharova said.",  # one quoted sentence
+        "Mr. Lavrov will visit the U.S. next week.",  # abbreviations do not end sentences
+        "Dr. Khan, a defence analyst, disagreed.",
+        "Will Moscow change course?",
+    ]
+
+
+def test_question_headline_stays_whole_and_a_dateline_joins_its_sentence():
+    text = ("Su-35 for Pakistan? Russian Trade Official Rules It Out\n\n"
+            "MOSCOW, March 1. The issue was not  discussed. It was fine.")
+    assert texts(text) == ["Su-35 for Pakistan? Russian Trade Official Rules It Out",
+                           "MOSCOW, March 1. The issue was not discussed.", "It was fine."]
+    spans = split_sentences(text)
+    assert text[spans[1].start:spans[1].end] == "MOSCOW, March 1. The issue was not  discussed."
+
+
+def test_spans_point_into_the_original_text():
+    for sentence in split_sentences(ARTICLE):
+        assert ARTICLE[sentence.start:sentence.end].split() == sentence.text.split()
+
+
+def test_blank_lines_only_mode_and_empty_text():
+    joined = texts("Short headline\nRussia sells jets. Pakistan buys them.\n", split_lines=False)
+    assert joined[0] == "Short headline Russia sells jets."
+    assert texts("Short headline\r\nRussia sells jets.\r\n\r\nNew paragraph here.") == [
+        "Short headline", "Russia sells jets.", "New paragraph here."]
+    assert split_sentences("") == [] and split_sentences(" \n\n \t\n") == []
+
+
+def probs(labels: str, confidence: float = 0.8) -> np.ndarray:
+    """One row per letter: s(upportive), d(enying), n(eutral)."""
+    rows = []
+    for letter in labels:
+        row = np.full(len(LABELS), (1 - confidence) / 2)
+        row["sdn".index(letter)] = confidence
+        rows.append(row)
+    return np.array(rows)
+
+
+@pytest.mark.parametrize("sentences, rule, expected", [
+    ("ssnnn", AggregationRule(), "supportive"),             # 40% supportive, lead 2
+    ("snnnn", AggregationRule(), "neutral"),                # one supportive sentence in passing
+    ("ssddn", AggregationRule(), "neutral"),                # an even split
+    ("dddsnn", AggregationRule(), "denying"),
+    ("dddsnn", AggregationRule(min_margin=3), "neutral"),   # lead of 2 is not enough
+    ("snnnn", AggregationRule(min_share=0.2), "supportive"),
+    ("ssnnn", AggregationRule("majority"), "neutral"),
+    ("ssnn", AggregationRule("majority"), "neutral"),       # a tie
+    ("sssnn", AggregationRule("majority"), "supportive"),
+    ("dnnnn", AggregationRule("headline"), "denying"),
+    ("", AggregationRule(), "neutral"),
+])
+def test_aggregation_rules(sentences, rule, expected):
+    verdict = aggregate(probs(sentences).reshape(-1, 3), rule)
+    label, deciding = verdict.label, verdict.deciding
+    assert label == expected and verdict.reason
+    if sentences:
+        assert deciding and all(sentences[i] == expected[0] for i in deciding)
+
+
+def test_soft_share_uses_probability_mass():
+    # two confident supportive sentences and three neutral ones leaning supportive
+    p = np.array([[0.9, 0.05, 0.05]] * 2 + [[0.45, 0.0, 0.55]] * 3)
+    assert aggregate(p, AggregationRule("soft_share", min_share=0.5)).label == "supportive"
+    assert aggregate(p, AggregationRule("share", min_share=0.5)).label == "neutral"
+
+
+def test_deciding_sentences_are_the_most_confident_capped_by_evidence():
+    p = probs("sssns")
+    p[1] = [0.95, 0.03, 0.02]
+    p[4] = [0.9, 0.05, 0.05]
+    verdict = aggregate(p, AggregationRule(evidence=2))
+    assert verdict.label == "supportive" and verdict.deciding == [1, 4]
+    assert verdict.reason == "supportive: 80% of the sentences (>= 40%), ahead by 4"
+
+
+def test_bad_rules_are_refused():
+    with pytest.raises(StanceError, match="unknown"):
+        AggregationRule("vote")
+    with pytest.raises(StanceError, match="min_share"):
+        AggregationRule(min_share=1.5)
+
+
+def test_predict_article_on_the_example(tiny_model_dir):
+    from stance import StanceClassifier
+
+    clf = StanceClassifier.from_pretrained(tiny_model_dir)
+    text = open("data/examples/russia_pakistan_article.txt", encoding="utf-8").read()
+    result = clf.predict_article(text, rule=AggregationRule(evidence=2), warn=False)
+    assert len(result.sentences) == 14 and result.sentences[0].text.startswith("Russia Offers Pakistan")
+    assert sum(result.counts.values()) == 14 and result.label in LABELS
+    assert len(result.deciding) <= 2
+    assert all(result.sentences[i].label == result.label for i in result.deciding)
+    assert result.target == clf.default_target and "share" in result.rule
+    assert result.to_dict()["sentences"][0]["scores"].keys() == set(LABELS)
