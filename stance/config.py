@@ -44,7 +44,7 @@ class DataConfig:
     """Where the examples are and which columns mean what."""
 
     train: str = "data/train.jsonl"
-    dev: str | None = "data/dev.jsonl"  # null: a grouped, stratified slice of train becomes dev
+    dev: str | None = "data/dev.jsonl"  # null: a grouped slice of train (dev_fraction) becomes dev
     test: str | None = "data/test.jsonl"
     text_column: str = "text"
     target_column: str = "target"
@@ -52,11 +52,11 @@ class DataConfig:
     id_column: str = "id"
     group_column: str = "article_id"  # keeps one article (or claim) inside one split
     default_target: str = DEFAULT_TARGET  # used for rows and files without a target column
-    dev_fraction: float = 0.1
+    dev_fraction: float = 0.1  # with dev: null; 0 = no dev at all (fixed epochs, no early stopping)
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.dev_fraction < 1.0:
-            raise StanceError(f"data.dev_fraction must lie between 0 and 1, got {self.dev_fraction}")
+        if not 0.0 <= self.dev_fraction < 1.0:
+            raise StanceError(f"data.dev_fraction must lie in [0, 1), got {self.dev_fraction}")
         if not self.default_target.strip():
             raise StanceError("data.default_target must not be empty")
 
@@ -220,6 +220,11 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     expected = origin or hint
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if expected is float and isinstance(value, str):
+        try:  # PyYAML (YAML 1.1) reads 5e-5 as a string; accept it as the number it obviously is
+            return float(value)
+        except ValueError:
+            pass
     if expected is dict and isinstance(value, dict):
         return value
     if isinstance(value, expected) and not (expected is int and isinstance(value, bool)):

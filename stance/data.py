@@ -243,7 +243,7 @@ def load_splits(columns: DataConfig, *, with_test: bool = True) -> DatasetDict:
         if path is not None and not Path(path).exists():
             raise StanceError(f"{path}: file not found (data.{name} in the config)")
     splits = read_files({name: path for name, path in paths.items() if path is not None}, columns)
-    if "dev" not in splits:
+    if "dev" not in splits and columns.dev_fraction > 0:
         splits["train"], splits["dev"] = grouped_split(splits["train"], columns.dev_fraction, seed=0)
     return DatasetDict({name: splits[name] for name in SPLIT_NAMES if name in splits})
 

@@ -9,6 +9,8 @@ sorted by length, dynamically padded per batch, under ``torch.inference_mode``. 
 :func:`stance.modeling.load_trained` (safetensors only, no remote code). ``quantize=True`` switches to the
 int8 path of :mod:`stance.quantize`; ``bf16=True`` runs the matrix products in bfloat16 under
 ``torch.autocast`` (layer norms and softmax stay float32), which is fast on CPUs with AVX512-BF16 or AMX.
+``backend="onnx"`` runs the same float32 model with ONNX Runtime (:mod:`stance.onnx_backend`, an optional
+extra: ``pip install 'stance[onnx]'``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from .modeling import TrainedModel, count_truncated, load_trained, score_pairs
 
 DEFAULT_BATCH_SIZE = 64
 DEFAULT_CHUNK_SIZE = 2048  # rows held in memory at once when streaming
+BACKENDS = ("torch", "onnx")
 
 
 class TruncationWarning(UserWarning):
@@ -75,28 +78,42 @@ class StanceClassifier:
     """A trained stance model ready for inference (see the module docstring)."""
 
     def __init__(self, trained: TrainedModel, *, batch_size: int = DEFAULT_BATCH_SIZE,
-                 quantized: str | None = None, bf16: bool = False) -> None:
+                 quantized: str | None = None, bf16: bool = False, onnx: Any = None) -> None:
         if batch_size < 1:
             raise StanceError(f"batch size must be at least 1, got {batch_size}")
         if quantized and bf16:
             raise StanceError("choose int8 quantization or bfloat16, not both")
+        if onnx is not None and (quantized or bf16):
+            raise StanceError("the ONNX backend runs at full precision; drop int8 quantization or bfloat16")
         self.trained = trained
         self.batch_size = batch_size
         self.quantized = quantized  # the quantization scope, or None at full precision
         self.bf16 = bf16
+        self.onnx = onnx  # a stance.onnx_backend.OnnxScorer, or None for PyTorch
 
     @classmethod
     def from_pretrained(cls, path_or_hub_id: str | Path, *, quantize: bool | str = False,
                         batch_size: int = DEFAULT_BATCH_SIZE, max_length: int | None = None,
-                        bf16: bool = False) -> StanceClassifier:
+                        bf16: bool = False, backend: str = "torch") -> StanceClassifier:
         """Load a ``stance train`` model folder (``DIR/model``) or a compatible hub model.
 
         ``quantize``: ``True`` for int8 dynamic quantization of the encoder's linear layers, or a scope name
         of :data:`stance.quantize.SCOPES`; ``bf16``: bfloat16 matrix products. ``max_length`` overrides the
-        token limit the model was trained with.
+        token limit the model was trained with. ``backend``: ``"torch"``, or ``"onnx"`` for ONNX Runtime at
+        full precision (exported once into a cache, see :mod:`stance.onnx_backend`).
         """
         if quantize and bf16:
             raise StanceError("choose int8 quantization or bfloat16, not both")
+        if backend not in BACKENDS:
+            raise StanceError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        if backend == "onnx":
+            if quantize or bf16:
+                raise StanceError("the ONNX backend runs at full precision; drop int8 quantization or bfloat16")
+            from .onnx_backend import OnnxScorer, require_onnxruntime
+
+            require_onnxruntime()  # fail before loading anything
+            trained = load_trained(path_or_hub_id, max_length=max_length)
+            return cls(trained, batch_size=batch_size, onnx=OnnxScorer.for_model(trained))
         trained = load_trained(path_or_hub_id, max_length=max_length)
         scope = None
         if quantize:
@@ -105,6 +122,10 @@ class StanceClassifier:
             scope = DEFAULT_SCOPE if quantize is True else str(quantize)
             trained.model = quantize_model(trained.model, scope)
         return cls(trained, batch_size=batch_size, quantized=scope, bf16=bf16)
+
+    @property
+    def backend(self) -> str:
+        return "onnx" if self.onnx is not None else "torch"
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -143,6 +164,8 @@ class StanceClassifier:
             raise StanceError(f"{len(empty)} empty or non-text input(s) at index {shown}; nothing to classify")
         targets = self._targets(target, len(texts))
         truncated = count_truncated(self.trained, targets, texts) if texts else 0
+        if self.onnx is not None:
+            return self.onnx.score(targets, texts, batch_size=batch_size or self.batch_size), truncated
         with self._precision():
             probabilities = score_pairs(self.trained, targets, texts, batch_size=batch_size or self.batch_size)
         return probabilities, truncated
@@ -216,4 +239,5 @@ class StanceClassifier:
 
     def __repr__(self) -> str:
         precision = f"int8 ({self.quantized})" if self.quantized else "bfloat16" if self.bf16 else "float32"
-        return f"StanceClassifier({self.trained.source!r}, {precision}, batch_size={self.batch_size})"
+        backend = ", onnxruntime" if self.onnx is not None else ""
+        return f"StanceClassifier({self.trained.source!r}, {precision}{backend}, batch_size={self.batch_size})"

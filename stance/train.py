@@ -52,7 +52,7 @@ MODEL_CONFIG_COPY = "stance_config.yaml"  # the resolved config, also inside the
 class TrainResult:
     output_dir: Path
     model_dir: Path
-    dev_metrics: dict[str, Any]
+    dev_metrics: dict[str, Any]  # empty when trained without a dev split
     splits: DatasetDict
 
 
@@ -157,7 +157,7 @@ def _trainer_metrics(prediction: Any) -> dict[str, float]:
     return {key: value for key, value in scores.items() if isinstance(value, float)}
 
 
-def training_arguments(config: StanceConfig, checkpoints: Path) -> TrainingArguments:
+def training_arguments(config: StanceConfig, checkpoints: Path, has_dev: bool = True) -> TrainingArguments:
     t = config.training
     cuda = torch.cuda.is_available()
     cpu_ddp = not cuda and int(os.environ.get("WORLD_SIZE", "1")) > 1
@@ -172,13 +172,13 @@ def training_arguments(config: StanceConfig, checkpoints: Path) -> TrainingArgum
         warmup_steps=t.warmup_ratio,
         weight_decay=t.weight_decay,
         lr_scheduler_type=t.lr_scheduler,
-        eval_strategy="epoch",
+        eval_strategy="epoch" if has_dev else "no",
         save_strategy="epoch",
         logging_strategy="steps",
         logging_steps=t.logging_steps,
         save_total_limit=t.save_total_limit,
-        load_best_model_at_end=True,
-        metric_for_best_model="macro_f1",
+        load_best_model_at_end=has_dev,  # without a dev split the last epoch is kept
+        metric_for_best_model="macro_f1" if has_dev else None,
         greater_is_better=True,
         seed=t.seed,
         data_seed=t.seed,
@@ -195,9 +195,9 @@ def training_arguments(config: StanceConfig, checkpoints: Path) -> TrainingArgum
     )
 
 
-def _callbacks(config: StanceConfig, output_dir: Path) -> list[TrainerCallback]:
+def _callbacks(config: StanceConfig, output_dir: Path, has_dev: bool = True) -> list[TrainerCallback]:
     callbacks: list[TrainerCallback] = [JsonlLog(output_dir / LOG_FILE)]
-    if config.training.early_stopping_patience is not None:
+    if config.training.early_stopping_patience is not None and has_dev:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.training.early_stopping_patience))
     if config.training.tensorboard and is_main_process():
         try:
@@ -229,22 +229,26 @@ def train(config: StanceConfig, output_dir: str | Path, *, resume: bool = False,
     encoded = DatasetDict({name: encode(ds, tokenizer, config.model.max_length)
                            for name, ds in splits.items() if name in ("train", "dev")})
     weights = class_weights(list(splits["train"]["label"])) if config.training.class_weights else None
+    has_dev = "dev" in encoded
+    if not has_dev and is_main_process():
+        print("no dev split (data.dev: null, data.dev_fraction: 0): training for the configured epochs "
+              "and keeping the last one; no early stopping", flush=True)
 
     trainer = Trainer(
         model=model,
-        args=training_arguments(config, checkpoints),
+        args=training_arguments(config, checkpoints, has_dev),
         train_dataset=encoded["train"],
-        eval_dataset=encoded["dev"],
+        eval_dataset=encoded.get("dev"),
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_loss_func=PairLoss(weights, config.training.label_smoothing),
         compute_metrics=_trainer_metrics,
-        callbacks=_callbacks(config, output_dir),
+        callbacks=_callbacks(config, output_dir, has_dev),
     )
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=last)
     seconds = time.perf_counter() - started
-    dev = trainer.evaluate()
+    dev = trainer.evaluate() if has_dev else {}
     model_dir = output_dir / MODEL_DIR
     if trainer.is_world_process_zero():
         trainer.save_model(str(model_dir))  # safetensors weights + tokenizer + config.json

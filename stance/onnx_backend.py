@@ -1,0 +1,203 @@
+"""Optional ONNX Runtime backend for :class:`~stance.predict.StanceClassifier` (``pip install 'stance[onnx]'``).
+
+``StanceClassifier.from_pretrained(path, backend="onnx")`` (``stance predict ... --onnx``) exports the loaded
+classifier once with ``torch.onnx.export`` (the ``torch.export``-based exporter, dynamic batch and sequence
+axes) and runs it with ONNX Runtime on the CPU at full float32 precision, with the same length-sorted,
+dynamically padded batches as the PyTorch path. Labels are the same; scores agree to about 1e-6.
+
+The exported graph is cached under ``$STANCE_CACHE/onnx/<key>/model.onnx`` (default
+``~/.cache/stance/onnx``, or ``$XDG_CACHE_HOME/stance/onnx``), where ``key`` is a SHA-256 of the loaded
+weights (the safetensors tensors, byte for byte) and the model config: retraining a model into the same
+folder exports it afresh, and nothing is ever written into the model folder or downloaded. ONNX Runtime
+applies its graph optimisations (``ORT_ENABLE_ALL``) when the session opens, so they always match the CPU
+it runs on. How it compares with the naive pipeline and the PyTorch path: ``scripts/bench_predict.py --onnx``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import StanceError
+from .labels import LABELS
+from .modeling import TrainedModel
+
+EXPORT_FORMAT = 1  # part of the cache key: bump it when the export below changes
+INSTALL_HINT = "pip install 'stance[onnx]'"
+INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")  # those the tokenizer produces are used
+EXTERNAL_DATA_BYTES = 1_500_000_000  # larger weights go to a side file (an ONNX file holds at most 2 GB)
+
+
+def cache_root() -> Path:
+    """Where stance keeps derived files: ``$STANCE_CACHE``, else ``$XDG_CACHE_HOME/stance`` or ``~/.cache/stance``."""
+    if os.environ.get("STANCE_CACHE"):
+        return Path(os.environ["STANCE_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "stance"
+
+
+def require_onnxruntime() -> Any:
+    """The ``onnxruntime`` module, or a :class:`StanceError` that says how to install it."""
+    try:
+        import onnxruntime
+    except ImportError:
+        raise StanceError(f"the ONNX backend (--onnx) needs ONNX Runtime, which is not installed: "
+                          f"{INSTALL_HINT}") from None
+    return onnxruntime
+
+
+def model_key(trained: TrainedModel) -> str:
+    """SHA-256 of the model's weights (names, dtypes, shapes, bytes) and config, plus the export format."""
+    import torch
+
+    digest = hashlib.sha256(f"stance-onnx-{EXPORT_FORMAT}\n".encode())
+    config = json.loads(trained.model.config.to_json_string())
+    config.pop("transformers_version", None)
+    digest.update(json.dumps(config, sort_keys=True).encode())
+    for name, tensor in sorted(trained.model.state_dict().items()):
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f"\n{name}|{tensor.dtype}|{tuple(tensor.shape)}\n".encode())
+        digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:32]
+
+
+def input_names(trained: TrainedModel) -> list[str]:
+    """The graph's inputs: those of :data:`INPUT_NAMES` that the tokenizer produces (RoBERTa has no token types)."""
+    produced = set(getattr(trained.tokenizer, "model_input_names", None) or INPUT_NAMES[:2])
+    return [name for name in INPUT_NAMES if name in produced]
+
+
+def _logits_module(model: Any, names: Sequence[str]) -> Any:
+    import torch
+
+    class Logits(torch.nn.Module):
+        """Positional tensors in, logits out: what the exporter traces."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+            return self.model(**dict(zip(names, inputs))).logits
+
+    return Logits().eval()
+
+
+def export_onnx(trained: TrainedModel, path: Path) -> None:
+    """Write ``trained.model`` as an ONNX graph with dynamic batch and sequence axes (CPU, float32)."""
+    import torch
+
+    names = input_names(trained)
+    example = trained.tokenizer(["a claim", "another, longer claim about something"], ["a text", "a text too"],
+                                padding=True, return_tensors="pt")
+    args = tuple(example[name] for name in names)
+    batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
+    large = sum(p.numel() * p.element_size() for p in trained.model.parameters()) > EXTERNAL_DATA_BYTES
+    model = trained.model.to("cpu").float()
+    try:
+        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(_logits_module(model, names), args, dynamo=True, verbose=False,
+                                        input_names=names, output_names=["logits"],
+                                        dynamic_shapes=tuple({0: batch, 1: sequence} for _ in names))
+            program.save(str(path), external_data=large)
+    except ImportError as exc:  # the exporter needs onnx and onnxscript
+        raise StanceError(f"exporting to ONNX needs {exc.name or 'onnx and onnxscript'}: {INSTALL_HINT}") from None
+    except Exception as exc:  # the exporter's errors are many and deep; the user needs the gist
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        raise StanceError(f"{trained.source}: could not export the model to ONNX ({type(exc).__name__}: {first}); "
+                          "use the PyTorch backend (drop --onnx)") from None
+
+
+def cached_export(trained: TrainedModel, root: Path | None = None) -> Path:
+    """The cached ONNX file of ``trained``, exported first when missing (atomically, so concurrent runs are safe)."""
+    folder = (root or cache_root()) / "onnx" / model_key(trained)
+    path = folder / "model.onnx"
+    if path.is_file():
+        return path
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    except OSError as exc:
+        raise StanceError(f"{folder.parent}: cannot write the ONNX cache ({exc.strerror}); set STANCE_CACHE "
+                          "to a writable folder") from None
+    try:
+        export_onnx(trained, staging / "model.onnx")
+        info = {"source": trained.source, "export_format": EXPORT_FORMAT, "inputs": input_names(trained)}
+        (staging / "export.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        try:
+            staging.rename(folder)
+        except OSError:  # another process finished the same export first: keep theirs
+            if not path.is_file():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return path
+
+
+class OnnxScorer:
+    """An ONNX Runtime session over the exported classifier; :meth:`score` mirrors
+    :func:`stance.modeling.score_pairs`."""
+
+    def __init__(self, trained: TrainedModel, path: Path, threads: int | None = None) -> None:
+        ort = require_onnxruntime()
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.intra_op_num_threads = threads or _torch_threads()
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # errors only
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            raise StanceError(f"{path}: ONNX Runtime cannot open the exported model ({exc}); delete the file "
+                              "to export it again") from None
+        self.trained = trained
+        self.path = path
+        self.names = [i.name for i in self.session.get_inputs()]
+
+    @classmethod
+    def for_model(cls, trained: TrainedModel, *, cache: Path | None = None,
+                  threads: int | None = None) -> OnnxScorer:
+        require_onnxruntime()  # before any export work
+        return cls(trained, cached_export(trained, cache), threads)
+
+    def score(self, targets: Sequence[str], texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+        """Probabilities of :data:`LABELS` for each (target, text) pair, in input order."""
+        if len(targets) != len(texts):
+            raise ValueError("targets and texts must have the same length")
+        out = np.zeros((len(texts), len(LABELS)), dtype=np.float32)
+        if not texts:
+            return out
+        tokenizer = self.trained.tokenizer
+        encoded = tokenizer(list(targets), list(texts), truncation="longest_first",
+                            max_length=self.trained.max_length)
+        features = [{name: encoded[name][i] for name in self.names} for i in range(len(texts))]
+        order = np.argsort([len(f["input_ids"]) for f in features], kind="stable")
+        for start in range(0, len(order), batch_size):
+            index = order[start:start + batch_size]
+            batch = tokenizer.pad([features[i] for i in index], return_tensors="np")
+            logits = self.session.run(["logits"], {n: batch[n].astype(np.int64) for n in self.names})[0]
+            out[index] = _softmax(logits.astype(np.float32))[:, self.trained.label_columns]
+        return out
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def _torch_threads() -> int:
+    """The thread count torch uses (physical cores, or OMP_NUM_THREADS / torch.set_num_threads)."""
+    import torch
+
+    return torch.get_num_threads()
