@@ -76,6 +76,8 @@ class TrainingConfig:
     lr_scheduler: str = "linear"
     label_smoothing: float = 0.0
     class_weights: bool = True  # inverse-frequency weights from the training labels
+    layer_decay: float = 1.0  # layer-wise lr decay: layer k from the top trains at lr * layer_decay**k
+    target_swap: float = 0.0  # add this fraction of training rows paired with another claim, as neutral
     early_stopping_patience: int | None = 2  # epochs without a better dev macro-F1; null turns it off
     seed: int = 42
     group_by_length: bool = True  # batches of similar length: less padding, faster on CPU
@@ -96,6 +98,10 @@ class TrainingConfig:
             raise StanceError(f"training.warmup_ratio must lie in [0, 1), got {self.warmup_ratio}")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise StanceError(f"training.label_smoothing must lie in [0, 1), got {self.label_smoothing}")
+        if not 0.0 < self.layer_decay <= 1.0:
+            raise StanceError(f"training.layer_decay must lie in (0, 1], got {self.layer_decay}")
+        if self.target_swap < 0:
+            raise StanceError(f"training.target_swap must be >= 0, got {self.target_swap}")
         if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
             raise StanceError("training.early_stopping_patience must be >= 1, or null to turn it off")
         if self.bf16 and self.fp16:

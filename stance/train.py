@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from transformers import (
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from . import modeling
+from .augment import target_swap
 from .config import StanceConfig
 from .data import label_counts, load_splits
 from .errors import StanceError
@@ -151,6 +153,30 @@ class JsonlLog(TrainerCallback):
                   f"loss {metrics.get('eval_loss', float('nan')):.4f}", flush=True)
 
 
+def layerwise_optimizer(model: torch.nn.Module, learning_rate: float, decay: float,
+                        weight_decay: float) -> torch.optim.Optimizer:
+    """AdamW whose learning rate shrinks by ``decay`` per layer from the top (head) down to the embeddings.
+
+    Lower layers hold general language knowledge worth keeping; the head and top layers adapt most.
+    """
+    n_layers = int(getattr(model.config, "num_hidden_layers", 0))
+
+    def depth(name: str) -> int:  # 0 = embeddings ... n_layers + 1 = pooler and classifier
+        if "embeddings" in name:
+            return 0
+        found = re.search(r"\.layer\.(\d+)\.", name)
+        return int(found.group(1)) + 1 if found else n_layers + 1
+
+    groups: dict[tuple[int, bool], list[torch.nn.Parameter]] = {}
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            no_decay = param.ndim < 2  # biases and LayerNorm weights
+            groups.setdefault((depth(name), no_decay), []).append(param)
+    params = [{"params": p, "lr": learning_rate * decay ** (n_layers + 1 - d),
+               "weight_decay": 0.0 if no_decay else weight_decay} for (d, no_decay), p in sorted(groups.items())]
+    return torch.optim.AdamW(params, lr=learning_rate)
+
+
 def _trainer_metrics(prediction: Any) -> dict[str, float]:
     logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
     scores = compute_metrics(np.argmax(logits, axis=-1), prediction.label_ids)
@@ -210,6 +236,14 @@ def _callbacks(config: StanceConfig, output_dir: Path, has_dev: bool = True) -> 
     return callbacks
 
 
+def _optimizer(config: StanceConfig, model: torch.nn.Module) -> torch.optim.Optimizer | None:
+    """None lets the Trainer build its default AdamW; layer-wise decay needs parameter groups."""
+    t = config.training
+    if t.layer_decay >= 1.0:
+        return None
+    return layerwise_optimizer(model, t.learning_rate, t.layer_decay, t.weight_decay)
+
+
 def train(config: StanceConfig, output_dir: str | Path, *, resume: bool = False,
           overwrite: bool = False) -> TrainResult:
     """Fine-tune ``config`` and write the output folder described in the module docstring."""
@@ -223,6 +257,8 @@ def train(config: StanceConfig, output_dir: str | Path, *, resume: bool = False,
     if last is None and is_main_process():
         (output_dir / LOG_FILE).unlink(missing_ok=True)
 
+    if config.training.target_swap > 0:
+        splits["train"] = target_swap(splits["train"], config.training.target_swap, config.training.seed)
     set_seed(config.training.seed)
     corpus = list(splits["train"]["target"][:1]) + list(splits["train"]["text"])
     model, tokenizer = modeling.build(config.model, config.data.default_target, corpus, config.training.seed)
@@ -244,6 +280,7 @@ def train(config: StanceConfig, output_dir: str | Path, *, resume: bool = False,
         compute_loss_func=PairLoss(weights, config.training.label_smoothing),
         compute_metrics=_trainer_metrics,
         callbacks=_callbacks(config, output_dir, has_dev),
+        optimizers=(_optimizer(config, model), None),
     )
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=last)

@@ -129,3 +129,55 @@ def test_same_command_runs_under_torchrun_ddp(tmp_path: Path) -> None:
     metrics = json.loads((out / "train_metrics.json").read_text())
     assert metrics["world_size"] == 2
     assert (out / "model" / "model.safetensors").is_file()
+
+
+def test_target_swap_adds_neutral_pairs_with_another_claim() -> None:
+    from datasets import Dataset
+
+    from stance.augment import target_swap
+
+    ds = Dataset.from_dict({"id": ["a", "b", "c", "d"], "text": ["w", "x", "y", "z"],
+                            "target": ["T1", "T1", "T2", "T3"], "group": ["g1", "g1", "g2", "g3"],
+                            "label": ["supportive", "denying", "neutral", "supportive"]})
+    out = target_swap(ds, 0.5, seed=0)
+    assert len(out) == 6 and out.select(range(4)).to_dict() == ds.to_dict()
+    added = out.select(range(4, 6))
+    assert set(added["label"]) == {"neutral"}
+    originals = dict(zip(ds["id"], ds["target"]))
+    for row_id, target in zip(added["id"], added["target"]):
+        assert row_id.endswith("#swap") and target != originals[row_id.removesuffix("#swap")]
+    single = ds.map(lambda row: {"target": "T1"})
+    assert len(target_swap(single, 0.5, seed=0)) == 4  # one claim only: nothing to swap with
+
+
+def test_layer_decay_gives_lower_layers_smaller_learning_rates(tiny_config) -> None:
+    from stance.modeling import build
+    from stance.train import layerwise_optimizer
+
+    model, _ = build(tiny_config.model, "claim", ["some words for a vocabulary"], seed=0)
+    optimizer = layerwise_optimizer(model, 1e-3, 0.5, 0.01)
+    rates = {}
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            rates[id(param)] = group["lr"]
+    named = dict(model.named_parameters())
+    embeddings = rates[id(named["bert.embeddings.word_embeddings.weight"])]
+    layer0 = rates[id(named["bert.encoder.layer.0.attention.self.query.weight"])]
+    layer1 = rates[id(named["bert.encoder.layer.1.attention.self.query.weight"])]
+    head = rates[id(named["classifier.weight"])]
+    assert head == pytest.approx(1e-3)
+    assert layer1 == pytest.approx(5e-4) and layer0 == pytest.approx(2.5e-4)
+    assert embeddings == pytest.approx(1.25e-4)
+    no_decay = [g for g in optimizer.param_groups if g["weight_decay"] == 0.0]
+    assert any(id(named["classifier.bias"]) in map(id, g["params"]) for g in no_decay)
+
+
+def test_training_without_dev_keeps_last_epoch(tiny_config, tmp_path: Path) -> None:
+    from stance.config import replace
+
+    config = replace(tiny_config, data={"dev": None, "dev_fraction": 0.0, "test": None},
+                     training={"layer_decay": 0.9})
+    result = train(config, tmp_path / "run")
+    assert result.dev_metrics == {} and "dev" not in result.splits
+    summary = json.loads((tmp_path / "run" / "train_metrics.json").read_text())
+    assert summary["epochs_run"] == pytest.approx(3.0) and summary["best_checkpoint"] is None

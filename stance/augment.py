@@ -1,0 +1,30 @@
+"""Training-time augmentation for claim-general models.
+
+Target swap: a sentence paired with a *different* claim's target says nothing about that claim, so the
+pair is ``neutral``. Adding such pairs teaches the model to read the target instead of the sentence
+alone; it needs training data with at least two targets and does nothing otherwise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from datasets import Dataset, concatenate_datasets
+
+
+def target_swap(ds: Dataset, fraction: float, seed: int) -> Dataset:
+    """``ds`` plus ``round(fraction * len(ds))`` copies of its rows paired with another target, as neutral."""
+    targets = sorted(set(ds["target"]))
+    if fraction <= 0 or len(targets) < 2:
+        return ds
+    rng = np.random.default_rng(seed)
+    picked = rng.choice(len(ds), size=min(len(ds), round(fraction * len(ds))), replace=False)
+    rows = ds.select(np.sort(picked)).to_dict()
+    swapped = []
+    for own in rows["target"]:
+        others = [t for t in targets if t != own]
+        swapped.append(others[rng.integers(len(others))])
+    rows["target"] = swapped
+    rows["label"] = ["neutral"] * len(swapped)
+    rows["id"] = [f"{row_id}#swap" for row_id in rows["id"]]
+    extra = Dataset.from_dict(rows, features=ds.features)
+    return concatenate_datasets([ds, extra])
