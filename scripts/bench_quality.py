@@ -93,7 +93,15 @@ def score_config(model_dir: Path, test: Any) -> np.ndarray:
     return np.argmax(score_pairs(trained, list(test["target"]), list(test["text"])), axis=-1)
 
 
-def run_fold(config: StanceConfig, train: Any, test: Any, systems: list[str], seed: int) -> dict[str, dict]:
+def _report(fold: str, name: str, scores: dict) -> dict:
+    took = f" ({scores['seconds']:.0f} s)" if "seconds" in scores else ""
+    print(f"fold {fold} {name:<13} accuracy {scores['accuracy']:.4f}  macro-F1 {scores['macro_f1']:.4f}{took}",
+          flush=True)
+    return scores
+
+
+def run_fold(config: StanceConfig, train: Any, test: Any, systems: list[str], seed: int,
+             fold: str = "") -> dict[str, dict]:
     from naive_recipe import predict_naive, train_naive
 
     from stance.evaluate import baselines
@@ -104,15 +112,17 @@ def run_fold(config: StanceConfig, train: Any, test: Any, systems: list[str], se
         if "config" in systems:
             started = time.perf_counter()
             pred = score_config(train_config(config, train, Path(tmp)), test)
-            out["config"] = {**compute_metrics(pred, gold), "seconds": time.perf_counter() - started}
+            out["config"] = _report(fold, "config", {**compute_metrics(pred, gold),
+                                                     "seconds": time.perf_counter() - started})
     if "naive" in systems:
         started = time.perf_counter()
         run = train_naive(train, None, config.model.base, epochs=3, max_length=128, seed=seed)
-        out["naive"] = {**compute_metrics(predict_naive(run, test), gold), "seconds": time.perf_counter() - started}
+        out["naive"] = _report(fold, "naive", {**compute_metrics(predict_naive(run, test), gold),
+                                                "seconds": time.perf_counter() - started})
     wanted = [s for s in ("tfidf_logreg", "majority") if s in systems]
     if wanted:
         scores, _ = baselines(train, test, seed=seed)
-        out.update({name: scores[name] for name in wanted if name in scores})
+        out.update({name: _report(fold, name, scores[name]) for name in wanted if name in scores})
     return out
 
 
@@ -125,12 +135,8 @@ def cross_validate(config: StanceConfig, ds: Any, folds: int, systems: list[str]
             continue
         train = ds.select(np.setdiff1d(np.arange(len(ds)), held))
         test = ds.select(np.sort(held))
-        fold = run_fold(config, train, test, systems, seed)
-        for name, scores in fold.items():
+        for name, scores in run_fold(config, train, test, systems, seed, f"{k}/{folds}").items():
             results[name].append(scores)
-            took = f" ({scores['seconds']:.0f} s)" if "seconds" in scores else ""
-            print(f"fold {k}/{folds} {name:<13} accuracy {scores['accuracy']:.4f}  "
-                  f"macro-F1 {scores['macro_f1']:.4f}{took}", flush=True)
     return results
 
 
