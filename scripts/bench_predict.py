@@ -1,12 +1,14 @@
 #!/usr/bin/env python
 """Inference speed on a CPU: the naive transformers pipeline against StanceClassifier, in one process.
 
-    python scripts/bench_predict.py [MODEL_DIR] [--data corpus|emergent] [--n 2000] [--quantize]
+    python scripts/bench_predict.py [MODEL_DIR] [--data corpus|emergent] [--n 2000] [--onnx] [--quantize]
 
 Both classify the same (target, sentence) pairs. Naive: ``pipeline("text-classification", model=DIR,
 batch_size=32)`` over the pairs in input order. Ours: ``StanceClassifier.predict`` (length-sorted batches,
 dynamic padding, ``inference_mode``), and the same with ``--bf16``. Prints pairs per second for each, the
 ratio and label agreement.
+``--onnx`` adds the ONNX Runtime backend (float32, ``pip install 'stance[onnx]'``): export time on a cold cache,
+pairs per second, ratio to naive, label agreement with the naive pipeline, and test macro-F1.
 ``--quantize`` adds the int8 variants of :mod:`stance.quantize` (the one-line recipe included for
 comparison): speed, agreement with full precision, and test macro-F1 of full vs quantized on
 ``data/test.jsonl``. Data: ``corpus`` = every sentence of data/*.jsonl with its target, repeated up to
@@ -61,6 +63,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000, help="at least this many pairs")
     parser.add_argument("--batch-size", type=int, default=64, help="ours (the naive pipeline uses 32)")
     parser.add_argument("--quantize", action="store_true", help="also measure the int8 variants")
+    parser.add_argument("--onnx", action="store_true", help="also measure the ONNX Runtime backend")
     parser.add_argument("--test", default=str(ROOT / "data" / "test.jsonl"))
     args = parser.parse_args()
 
@@ -105,7 +108,7 @@ def main() -> None:
     print(f"StanceClassifier --bf16 (autocast):         {len(pairs) / bf16_s:7.1f} pairs/s ({bf16_s:.1f} s); "
           f"{len(pairs) / bf16_s / rate[0]:.2f}x naive, label agreement with float32 "
           f"{(bf16.argmax(1) == full.argmax(1)).mean():.2%}")
-    if not args.quantize:
+    if not (args.quantize or args.onnx):
         return
 
     test = read_pairs(Path(args.test))
@@ -117,6 +120,10 @@ def main() -> None:
         return compute_metrics(probabilities.argmax(1), gold)["macro_f1"]
 
     full_f1 = macro_f1(clf)
+    if args.onnx:
+        bench_onnx(clf, texts, targets, naive_labels, rate[0], full, full_f1, macro_f1)
+    if not args.quantize:
+        return
     print(f"\nfull precision: test macro-F1 {full_f1:.4f} on {len(test)} pairs of {args.test}; "
           f"bf16: {macro_f1(half):.4f}")
     print(f"{'int8 variant':<34} {'pairs/s':>8} {'vs naive':>9} {'agree(full)':>12} {'test F1':>8} {'dF1':>7}")
@@ -134,6 +141,28 @@ def main() -> None:
         q_rate = len(pairs) / seconds
         print(f"{name:<34} {q_rate:8.1f} {q_rate / rate[0]:8.2f}x {q_agree:12.2%} {f1:8.4f} "
               f"{(f1 - full_f1) * 100:+6.2f}pt")
+
+
+def bench_onnx(clf, texts, targets, naive_labels, naive_rate, full, full_f1, macro_f1) -> None:
+    """The ONNX Runtime backend at full precision; the export is timed into a fresh, throwaway cache."""
+    import tempfile
+
+    from stance import StanceClassifier
+    from stance.onnx_backend import OnnxScorer
+
+    with tempfile.TemporaryDirectory() as cache:
+        scorer, export_s = timed(lambda: OnnxScorer.for_model(clf.trained, cache=Path(cache)))
+    onnx = StanceClassifier(clf.trained, batch_size=clf.batch_size, onnx=scorer)
+    onnx.predict(texts[:32], targets[:32])
+    probabilities, seconds = timed(onnx.predict_proba, texts, targets)
+    labels = [onnx.labels[i] for i in probabilities.argmax(1)]
+    agree = sum(a == b for a, b in zip(naive_labels, labels)) / len(labels)
+    onnx_rate = len(labels) / seconds
+    print(f"\nONNX Runtime float32 (sorted batches of {clf.batch_size}): {onnx_rate:7.1f} pairs/s ({seconds:.1f} s); "
+          f"{onnx_rate / naive_rate:.2f}x naive; label agreement with naive {agree:.2%} "
+          f"({sum(a != b for a, b in zip(naive_labels, labels))} differ); max |score - torch float32| "
+          f"{abs(probabilities - full).max():.1e}; export {export_s:.1f} s (once, then cached)")
+    print(f"test macro-F1: ONNX {macro_f1(onnx):.4f}, torch float32 {full_f1:.4f}")
 
 
 if __name__ == "__main__":

@@ -258,3 +258,70 @@ def test_cli_article_table_shows_every_sentence_and_the_verdict(tiny_model_dir, 
     record = json.loads(capsys.readouterr().out)
     assert record["article"] == article and len(record["sentences"]) == 14
     assert sum(record["counts"].values()) == 14 and record["rule"].startswith("majority")
+
+
+# ---------------------------------------------------------------------------------------------- ONNX backend
+
+@pytest.fixture(scope="module")
+def onnx_cache(tmp_path_factory):
+    """An empty STANCE_CACHE for the module (so that tests never write into ~/.cache)."""
+    pytest.importorskip("onnxruntime", reason="the ONNX backend is an optional extra: pip install 'stance[onnx]'")
+    pytest.importorskip("onnxscript", reason="exporting to ONNX needs onnxscript: pip install 'stance[onnx]'")
+    cache = tmp_path_factory.mktemp("stance-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STANCE_CACHE", str(cache))
+        yield cache
+
+
+def test_onnx_backend_gives_the_same_labels_and_scores_as_torch(clf, tiny_model_dir, onnx_cache, monkeypatch):
+    from stance import StanceClassifier
+    from stance import onnx_backend
+
+    before = sorted(p.name for p in tiny_model_dir.iterdir())
+    onnx = StanceClassifier.from_pretrained(tiny_model_dir, batch_size=2, backend="onnx")
+    assert onnx.backend == "onnx" and clf.backend == "torch" and "onnxruntime" in repr(onnx)
+    texts = SENTENCES + [" ".join(["Russia will deliver helicopters to Pakistan."] * 60)]  # one truncated
+    with pytest.warns(UserWarning, match="1 of 6"):
+        theirs = onnx.predict_proba(texts)
+    with pytest.warns(UserWarning, match="1 of 6"):
+        ours = clf.predict_proba(texts)
+    np.testing.assert_allclose(theirs, ours, atol=1e-4)
+    assert (theirs.argmax(1) == ours.argmax(1)).all()
+    assert [p.label for p in onnx.predict(SENTENCES[2])] == [clf.predict(SENTENCES[2])[0].label]  # batch of one
+    assert onnx.predict_article("Russia will sell jets to Pakistan. Moscow denied it.").label in LABELS
+
+    exported = list(onnx_cache.glob("onnx/*/model.onnx"))
+    assert exported == [onnx.onnx.path] and sorted(p.name for p in tiny_model_dir.iterdir()) == before
+    monkeypatch.setattr(onnx_backend, "export_onnx", lambda *a: pytest.fail("the cached export was not reused"))
+    again = StanceClassifier.from_pretrained(tiny_model_dir, backend="onnx")
+    assert again.onnx.path == onnx.onnx.path
+
+
+def test_onnx_backend_is_full_precision_only(tiny_model_dir):
+    from stance import StanceClassifier
+
+    for options in ({"quantize": True}, {"bf16": True}):
+        with pytest.raises(StanceError, match="full precision"):
+            StanceClassifier.from_pretrained(tiny_model_dir, backend="onnx", **options)
+    with pytest.raises(StanceError, match="unknown backend 'tensorrt'"):
+        StanceClassifier.from_pretrained(tiny_model_dir, backend="tensorrt")
+
+
+def test_onnx_without_onnxruntime_says_how_to_install_it(tiny_model_dir, monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # makes `import onnxruntime` fail
+    assert main(["predict", str(tiny_model_dir), "--text", SENTENCES[0], "--onnx"]) == 2
+    assert "pip install 'stance[onnx]'" in capsys.readouterr().err
+
+
+def test_cli_onnx_flag_matches_the_default_backend(tiny_model_dir, onnx_cache, capsys):
+    assert main(["predict", str(tiny_model_dir), "--text", *SENTENCES, "--format", "jsonl", "--onnx"]) == 0
+    onnx = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert main(["predict", str(tiny_model_dir), "--text", *SENTENCES, "--format", "jsonl"]) == 0
+    torch = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["label"] for r in onnx] == [r["label"] for r in torch] and len(onnx) == len(SENTENCES)
+    for a, b in zip(onnx, torch):
+        assert a["scores"] == pytest.approx(b["scores"], abs=1e-4)
+    with pytest.raises(SystemExit):  # argparse: --onnx is full precision, not with --quantize
+        main(["predict", str(tiny_model_dir), "--text", "x", "--onnx", "--quantize"])

@@ -1,5 +1,5 @@
 """``stance predict MODEL_DIR (--text T ... | --input FILE | --article FILE ...) [--output FILE]
-[--format jsonl|csv|table] [--batch-size N] [--quantize] [--target T]``"""
+[--format jsonl|csv|table] [--batch-size N] [--quantize | --bf16 | --onnx] [--target T]``"""
 
 from __future__ import annotations
 
@@ -27,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="int8 dynamic quantization of the encoder's linear layers (CPU; about 3x faster)")
     fast.add_argument("--bf16", action="store_true",
                       help="bfloat16 matrix products (fast on CPUs with AVX512-BF16 or AMX)")
+    fast.add_argument("--onnx", action="store_true",
+                      help="run with ONNX Runtime at full precision (pip install 'stance[onnx]'); the model is "
+                           "exported once into $STANCE_CACHE (default ~/.cache/stance)")
     parser.add_argument("--quantize-scope", choices=("encoder", "ffn", "all"), default="encoder",
                         help="which linear layers --quantize converts (default: encoder)")
     files = parser.add_argument_group("--input files")
@@ -60,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     classifier = StanceClassifier.from_pretrained(args.model, batch_size=args.batch_size,
                                                   max_length=args.max_length,
                                                   quantize=args.quantize_scope if args.quantize else False,
-                                                  bf16=args.bf16)
+                                                  bf16=args.bf16, backend="onnx" if args.onnx else "torch")
     if args.article:
         rule = AggregationRule(args.aggregation, args.min_share, args.min_margin, args.evidence)
         results = classify_articles(classifier, args.article, args.output, fmt=args.format or "table",
