@@ -108,13 +108,17 @@ def fold_files(rows: list[dict[str, Any]], groups: list[str], held: np.ndarray, 
                config: StanceConfig) -> StanceConfig:
     """Write one fold's train/dev/test files and return the config that trains on them."""
     rest = np.setdiff1d(np.arange(len(rows)), held)
-    dev = rest[_dev_slice([rows[i]["label"] for i in rest], [groups[i] for i in rest],
-                          config.data.dev_fraction, config.training.seed)]
-    parts = {"train": np.setdiff1d(rest, dev), "dev": np.sort(dev), "test": np.sort(held)}
+    if config.data.dev_fraction > 0:
+        dev = rest[_dev_slice([rows[i]["label"] for i in rest], [groups[i] for i in rest],
+                              config.data.dev_fraction, config.training.seed)]
+        parts = {"train": np.setdiff1d(rest, dev), "dev": np.sort(dev), "test": np.sort(held)}
+    else:  # data.dev_fraction: 0 — train on every training row for the set epochs, no dev
+        parts = {"train": rest, "test": np.sort(held)}
     folder.mkdir(parents=True, exist_ok=True)
     for name, index in parts.items():
         _write_jsonl([{**rows[i], GROUP_COLUMN: groups[i]} for i in index], folder / f"{name}.jsonl")
     files = {name: str(folder / f"{name}.jsonl") for name in parts}
+    files.setdefault("dev", None)
     return replace(config, data={**files, "text_column": "text", "target_column": "target", "label_column": "label",
                                  "id_column": "id", "group_column": GROUP_COLUMN}, output={"report": False})
 
@@ -153,7 +157,8 @@ def cross_validate(config: StanceConfig, output_dir: str | Path, n_folds: int, g
         probs = predict_probs(load_trained(result.model_dir), test, config.training.eval_batch_size)
         gold = np.array([LABEL2ID[label] for label in test["label"]])
         scores = fold_metrics(gold, probs)
-        per_fold.append({"fold": k, "n_train": len(result.splits["train"]), "n_dev": len(result.splits["dev"]),
+        n_dev = len(result.splits["dev"]) if "dev" in result.splits else 0
+        per_fold.append({"fold": k, "n_train": len(result.splits["train"]), "n_dev": n_dev,
                          "n_test": len(test), "test_groups": len(set(test["group"])), **scores})
         predictions += [{**row, "fold": k} for row in prediction_rows(test, gold, probs)]
         shutil.rmtree(folder / "run" / CHECKPOINT_DIR, ignore_errors=True)

@@ -84,3 +84,13 @@ def test_rows_with_the_same_text_share_a_group() -> None:
 def test_pooled_rows_cover_every_split() -> None:
     rows = pooled_rows(load_config(TINY))
     assert len(rows) == 45 and len({r["id"] for r in rows}) == 45
+
+
+def test_cv_without_dev_trains_each_fold_on_all_its_training_rows(tmp_path: Path) -> None:
+    out = tmp_path / "cv"
+    assert main(["cv", str(TINY), "--folds", "2", "--output", str(out), "--set", "training.epochs=1",
+                 "--set", "data.dev_fraction=0"]) == 0
+    summary = json.loads((out / "cv_metrics.json").read_text("utf-8"))
+    assert [f["n_dev"] for f in summary["per_fold"]] == [0, 0]
+    assert [f["n_train"] + f["n_test"] for f in summary["per_fold"]] == [45, 45]
+    assert not (out / "fold-1" / "dev.jsonl").exists()
