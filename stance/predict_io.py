@@ -24,6 +24,7 @@ from typing import IO, Any
 
 from .articles import AggregationRule, ArticleResult
 from .data import Problems
+from .readers import csv_records
 from .errors import StanceError
 from .labels import LABELS
 from .predict import Prediction, StanceClassifier, StreamStats, truncation_message
@@ -158,18 +159,10 @@ def _iter_csv(path: Path, columns: Columns, problems: Problems, delimiter: str) 
     if columns.text not in header:
         raise StanceError(f"{path}:1: no column {columns.text!r} (the header has: {', '.join(header)}); "
                           "name the text column with --text-column")
-    line = reader.line_num
-    while True:
-        start = line + 1
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            problems.add(f"{path}:{start}", "", f"invalid CSV row: {exc}")
-            line = reader.line_num
+    for start, _, cells in csv_records(reader):
+        if isinstance(cells, csv.Error):
+            problems.add(f"{path}:{start}", "", f"invalid CSV row: {cells}")
             continue
-        line = reader.line_num
         where = f"{path}:{start}"
         if len(cells) != len(header) and any(cell.strip() for cell in cells):
             problems.add(where, "", f"{len(cells)} cells, the header has {len(header)}")

@@ -160,6 +160,22 @@ def _decode_lines(path: Path) -> tuple[str, dict[int, str]]:
     return "".join(parts), bad
 
 
+def csv_records(reader: Any) -> Iterator[tuple[int, int, list[str] | csv.Error]]:
+    """Each record of a ``csv.reader`` with its first and last line (a quoted field may span lines);
+    a record the reader cannot parse comes as its ``csv.Error``."""
+    line = reader.line_num
+    while True:
+        start = line + 1
+        try:
+            cells: list[str] | csv.Error = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            cells = exc
+        line = reader.line_num
+        yield start, line, cells
+
+
 def _iter_csv(path: Path, problems: Problems, delimiter: str) -> Iterator[Row]:
     text, bad_lines = _decode_lines(path)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
@@ -179,22 +195,13 @@ def _iter_csv(path: Path, problems: Problems, delimiter: str) -> Iterator[Row]:
         return
     report_bad(1, reader.line_num)
     header = [name.strip() for name in header]
-    line = reader.line_num
-    while True:
-        start = line + 1
-        try:
-            cells = next(reader)
-        except StopIteration:
-            report_bad(start, max(bad_lines, default=0))
-            return
-        except csv.Error as exc:
-            line = reader.line_num
+    for start, line, cells in csv_records(reader):
+        if isinstance(cells, csv.Error):
             problems.rows_seen += 1
             problems.rows_skipped += 1
             if not report_bad(start, line):
-                problems.add(f"{path}:{start}", "row", f"invalid CSV row: {exc}")
+                problems.add(f"{path}:{start}", "row", f"invalid CSV row: {cells}")
             continue
-        line = reader.line_num
         if not any(cell.strip() for cell in cells):
             report_bad(start, line)
             continue
@@ -208,6 +215,7 @@ def _iter_csv(path: Path, problems: Problems, delimiter: str) -> Iterator[Row]:
                          f"invalid CSV row: {len(cells)} cells, the header has {len(header)}")
             continue
         yield Row(f"{path}:{start}", dict(zip(header, cells)))
+    report_bad(1, max(bad_lines, default=0))  # undecodable lines after the last record
 
 
 def _iter_table(path: Path, fmt: str, problems: Problems) -> Iterator[Row]:
