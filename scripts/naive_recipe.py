@@ -39,8 +39,9 @@ def _encode(ds: Dataset, tokenizer: Any, max_length: int) -> Dataset:
 def train_naive(train: Dataset, dev: Dataset | None, base: str = "embedded", epochs: float = 3,
                 max_length: int = 128, seed: int = 42, learning_rate: float = 5e-5,
                 batch_size: int = 16) -> NaiveRun:
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments, set_seed
 
+    set_seed(seed)  # before the model: the new classification head's initialisation is seeded too
     source = resolve_base(base)
     tokenizer = AutoTokenizer.from_pretrained(source)
     model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=3, id2label=ID2LABEL,

@@ -78,6 +78,7 @@ class TrainingConfig:
     class_weights: bool = True  # inverse-frequency weights from the training labels
     layer_decay: float = 1.0  # layer-wise lr decay: layer k from the top trains at lr * layer_decay**k
     target_swap: float = 0.0  # add this fraction of training rows paired with another claim, as neutral
+    rdrop: float = 0.0  # R-Drop weight: > 0 runs each batch twice and penalises disagreement (2x compute)
     early_stopping_patience: int | None = 2  # epochs without a better dev macro-F1; null turns it off
     seed: int = 42
     group_by_length: bool = True  # batches of similar length: less padding, faster on CPU
@@ -102,6 +103,8 @@ class TrainingConfig:
             raise StanceError(f"training.layer_decay must lie in (0, 1], got {self.layer_decay}")
         if self.target_swap < 0:
             raise StanceError(f"training.target_swap must be >= 0, got {self.target_swap}")
+        if self.rdrop < 0:
+            raise StanceError(f"training.rdrop must be >= 0, got {self.rdrop}")
         if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
             raise StanceError("training.early_stopping_patience must be >= 1, or null to turn it off")
         if self.bf16 and self.fp16:

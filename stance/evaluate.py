@@ -25,7 +25,7 @@ from .data import load_splits, read_examples
 from .errors import StanceError
 from .labels import LABEL2ID, LABELS
 from .metrics import compute_metrics
-from .modeling import TrainedModel, load_trained, score_pairs
+from .modeling import TrainedModel, load_trained, score_pairs, stored_default_target
 from .readers import SUFFIXES
 
 DEFAULT_RESAMPLES = 1000
@@ -353,13 +353,14 @@ def evaluate_model(model_dir: str | Path, data: str | Path, *, split: str | None
     Column names come from the config when DATA is one, else from the model's stance_config.yaml; rows
     without a target get the model's default target.
     """
-    trained = load_trained(model_dir)
+    default_target = stored_default_target(model_dir)  # config.json only: data errors come before the load
     saved = model_config(model_dir)
     columns = saved.data if saved is not None else DataConfig()
-    if trained.default_target:
-        columns = dataclasses.replace(columns, default_target=trained.default_target)
+    if default_target:
+        columns = dataclasses.replace(columns, default_target=default_target)
     path, split, columns = resolve_data(data, split, columns)
     ds = read_labelled(path, columns)
+    trained = load_trained(model_dir)
     train, note = training_split(model_dir)
     return evaluate_dataset(trained, ds, path=str(path), split=split, train=train, train_note=note,
                             batch_size=batch_size, resamples=resamples, seed=seed)

@@ -152,16 +152,8 @@ def load_trained(source: str | Path, max_length: int | None = None) -> TrainedMo
     Weights come from safetensors only and ``trust_remote_code`` is off; a folder with only pickled
     weights, without ``config.json`` or without a label mapping onto ours is refused with the reason.
     """
-    from transformers import AutoConfig
-
     source = str(source)
-    local = Path(source).expanduser()
-    if local.exists() or source.startswith((".", "/", "~")):
-        _check_model_folder(local)
-    try:
-        config = AutoConfig.from_pretrained(source, trust_remote_code=False)
-    except OSError as exc:
-        raise StanceError(f"{source}: cannot load the model config: {str(exc).splitlines()[0]}") from None
+    config = model_config_json(source)
     columns = label_columns(config, source)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
@@ -173,6 +165,25 @@ def load_trained(source: str | Path, max_length: int | None = None) -> TrainedMo
     limit = max_length or getattr(config, MAX_LENGTH_ATTRIBUTE, None) or min(int(getattr(tokenizer, "model_max_length", 512) or 512),
                               int(getattr(config, "max_position_embeddings", 512) or 512), 512)
     return TrainedModel(model, tokenizer, columns, getattr(config, TARGET_ATTRIBUTE, None), source, limit)
+
+
+def model_config_json(source: str | Path) -> Any:
+    """A model's ``config.json`` (checked as a model folder first when local), without loading weights."""
+    from transformers import AutoConfig
+
+    source = str(source)
+    local = Path(source).expanduser()
+    if local.exists() or source.startswith((".", "/", "~")):
+        _check_model_folder(local)
+    try:
+        return AutoConfig.from_pretrained(source, trust_remote_code=False)
+    except OSError as exc:
+        raise StanceError(f"{source}: cannot load the model config: {str(exc).splitlines()[0]}") from None
+
+
+def stored_default_target(source: str | Path) -> str | None:
+    """The default target ``stance train`` stored in the model's config.json; cheap (no weights)."""
+    return getattr(model_config_json(source), TARGET_ATTRIBUTE, None)
 
 
 def _check_model_folder(path: Path) -> None:

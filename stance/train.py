@@ -40,6 +40,7 @@ from .config import StanceConfig
 from .data import label_counts, load_splits
 from .errors import StanceError
 from .labels import LABEL2ID, LABELS
+from .losses import PairLoss, rdrop_loss
 from .metrics import compute_metrics
 
 MODEL_DIR = "model"
@@ -116,22 +117,23 @@ def class_weights(labels: list[str]) -> torch.Tensor:
     return torch.tensor(weights / weights[present].mean(), dtype=torch.float32)
 
 
-class PairLoss:
-    """Cross-entropy with optional class weights and label smoothing, normalised for gradient accumulation."""
+class PairTrainer(Trainer):
+    """The Trainer with R-Drop: when ``rdrop`` > 0, each training batch runs twice (stacked, one forward
+    pass) under different dropout masks; evaluation and prediction are unchanged."""
 
-    def __init__(self, weights: torch.Tensor | None, label_smoothing: float) -> None:
-        self.weights = weights
-        self.label_smoothing = label_smoothing
+    def __init__(self, *args: Any, rdrop: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.rdrop = rdrop
 
-    def __call__(self, outputs: Any, labels: torch.Tensor, num_items_in_batch: int | None = None) -> torch.Tensor:
-        logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
-        weight = None if self.weights is None else self.weights.to(logits.device, logits.dtype)
-        loss = torch.nn.functional.cross_entropy(logits, labels, weight=weight, reduction="sum",
-                                                 label_smoothing=self.label_smoothing)
-        denominator = num_items_in_batch if num_items_in_batch else labels.numel()
-        if torch.is_tensor(denominator):
-            denominator = denominator.to(loss.device)
-        return loss / denominator
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001
+        if not (self.rdrop > 0 and model.training and "labels" in inputs):
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        labels = inputs["labels"]
+        doubled = {key: torch.cat([value, value]) for key, value in inputs.items() if key != "labels"}
+        outputs = model(**doubled)
+        logits_a, logits_b = outputs.logits.chunk(2)
+        loss = rdrop_loss(self.compute_loss_func, logits_a, logits_b, labels, self.rdrop, num_items_in_batch)
+        return (loss, {"logits": logits_a}) if return_outputs else loss
 
 
 class JsonlLog(TrainerCallback):
@@ -187,6 +189,7 @@ def training_arguments(config: StanceConfig, checkpoints: Path, has_dev: bool = 
     t = config.training
     cuda = torch.cuda.is_available()
     cpu_ddp = not cuda and int(os.environ.get("WORLD_SIZE", "1")) > 1
+    cpu_bf16 = not cuda and t.bf16  # bf16 autocast on the CPU (avx512_bf16/AMX) must be asked for explicitly
     return TrainingArguments(
         output_dir=str(checkpoints),
         num_train_epochs=t.epochs,
@@ -216,7 +219,7 @@ def training_arguments(config: StanceConfig, checkpoints: Path, has_dev: bool = 
         report_to="none",
         save_only_model=False,
         ddp_find_unused_parameters=False,
-        use_cpu=cpu_ddp,  # lets accelerate set up DDP on CPU (gloo) under torchrun
+        use_cpu=cpu_ddp or cpu_bf16,  # also lets accelerate set up DDP on CPU (gloo) under torchrun
         ddp_backend="gloo" if cpu_ddp else None,
     )
 
@@ -270,7 +273,7 @@ def train(config: StanceConfig, output_dir: str | Path, *, resume: bool = False,
         print("no dev split (data.dev: null, data.dev_fraction: 0): training for the configured epochs "
               "and keeping the last one; no early stopping", flush=True)
 
-    trainer = Trainer(
+    trainer = PairTrainer(
         model=model,
         args=training_arguments(config, checkpoints, has_dev),
         train_dataset=encoded["train"],
@@ -281,6 +284,7 @@ def train(config: StanceConfig, output_dir: str | Path, *, resume: bool = False,
         compute_metrics=_trainer_metrics,
         callbacks=_callbacks(config, output_dir, has_dev),
         optimizers=(_optimizer(config, model), None),
+        rdrop=config.training.rdrop,
     )
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=last)

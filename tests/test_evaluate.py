@@ -168,6 +168,19 @@ def test_bad_input_gives_a_clear_message_and_exit_2(tiny_model_dir: Path, tmp_pa
     assert not (tmp_path / "out").exists()
 
 
+def test_a_data_error_is_reported_before_the_model_weights_load(tiny_model_dir: Path, tmp_path: Path,
+                                                                 monkeypatch, capsys) -> None:
+    import stance.evaluate
+
+    def no_load(*args, **kwargs):
+        raise AssertionError("the weights were loaded before the data was checked")
+
+    monkeypatch.setattr(stance.evaluate, "load_trained", no_load)
+    missing = tmp_path / "missing.jsonl"
+    assert str(missing) in _fails(["evaluate", str(tiny_model_dir), str(missing), "-o", str(tmp_path / "o")],
+                                  capsys)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Statistics on hand-made predictions.
 

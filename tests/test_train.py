@@ -59,7 +59,7 @@ def test_class_weights_are_inverse_frequency() -> None:
 
 
 def test_class_weights_change_the_loss(tiny_config, tmp_path: Path) -> None:
-    from stance.train import PairLoss
+    from stance.losses import PairLoss
 
     logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 2.0]])
     labels = torch.tensor([1, 1])
@@ -181,3 +181,43 @@ def test_training_without_dev_keeps_last_epoch(tiny_config, tmp_path: Path) -> N
     assert result.dev_metrics == {} and "dev" not in result.splits
     summary = json.loads((tmp_path / "run" / "train_metrics.json").read_text())
     assert summary["epochs_run"] == pytest.approx(3.0) and summary["best_checkpoint"] is None
+
+
+def test_rdrop_loss_is_the_task_loss_plus_a_disagreement_penalty() -> None:
+    from stance.losses import PairLoss, rdrop_loss
+
+    loss = PairLoss(None, 0.1)
+    labels = torch.tensor([0, 2])
+    a = torch.tensor([[2.0, 0.0, -1.0], [0.0, 0.5, 1.5]])
+    b = torch.tensor([[0.5, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    same = rdrop_loss(loss, a, a.clone(), labels, alpha=4.0)
+    assert float(same) == pytest.approx(float(loss({"logits": a}, labels)))  # identical passes: no penalty
+    task = (loss({"logits": a}, labels) + loss({"logits": b}, labels)) / 2
+    weak, strong = rdrop_loss(loss, a, b, labels, alpha=1.0), rdrop_loss(loss, a, b, labels, alpha=2.0)
+    assert float(weak) > float(task)
+    assert float(strong - task) == pytest.approx(2 * float(weak - task))  # linear in alpha
+
+
+def test_rdrop_training_runs_two_dropout_passes(tiny_config, tmp_path: Path) -> None:
+    from stance.config import replace
+
+    base = replace(tiny_config, data={"dev": None, "dev_fraction": 0.0, "test": None},
+                   training={"epochs": 1, "max_steps": 3})
+    plain = json.loads((train(base, tmp_path / "plain").output_dir / "train_log.jsonl").read_text()
+                       .splitlines()[-1])
+    rdrop = replace(base, training={"rdrop": 1.0})
+    with_rdrop = json.loads((train(rdrop, tmp_path / "rdrop").output_dir / "train_log.jsonl").read_text()
+                            .splitlines()[-1])
+    assert with_rdrop["train_loss"] != pytest.approx(plain["train_loss"])  # the penalty changes the objective
+    with pytest.raises(StanceError, match="training.rdrop must be >= 0"):
+        replace(base, training={"rdrop": -1.0})
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU path")
+def test_bf16_is_accepted_on_a_cpu(tiny_config, tmp_path: Path) -> None:
+    from stance.config import replace
+    from stance.train import training_arguments
+
+    args = training_arguments(replace(tiny_config, training={"bf16": True}), tmp_path)
+    assert args.bf16 and args.use_cpu  # the Trainer refuses bf16 on a CPU unless use_cpu is set
+    assert not training_arguments(tiny_config, tmp_path).use_cpu  # float32 runs keep the default device
