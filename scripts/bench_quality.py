@@ -76,21 +76,27 @@ def _write_jsonl(ds: Any, path: Path) -> str:
     return str(path)
 
 
-def train_config(config: StanceConfig, train: Any, folder: Path) -> Path:
-    """Train ``config`` on ``train`` (its dev part: a grouped slice of it) and return the model folder."""
+def train_config(config: StanceConfig, train: Any, folder: Path, output: Path | None = None) -> Path:
+    """Train ``config`` on ``train`` (written as JSON lines into ``folder``; the dev part is a grouped
+    ``data.dev_fraction`` slice of it, or none) into ``output`` (default ``folder/run``); the model folder."""
     from stance.train import train as train_model
 
     config = replace(config, data={"train": _write_jsonl(train, folder / "train.jsonl"), "dev": None,
                                    "test": None, "group_column": "group"},
                      output={"report": False})
-    return train_model(config, folder / "run").model_dir
+    return train_model(config, output or folder / "run").model_dir
 
 
-def score_config(model_dir: Path, test: Any) -> np.ndarray:
-    from stance.modeling import load_trained, score_pairs
+def score_config(model_dir: Path, ds: Any) -> np.ndarray:
+    """Label ids the model at ``model_dir`` predicts for ``ds``."""
+    from stance.evaluate import predict_probs
+    from stance.modeling import load_trained
 
-    trained = load_trained(model_dir)
-    return np.argmax(score_pairs(trained, list(test["target"]), list(test["text"])), axis=-1)
+    return np.argmax(predict_probs(load_trained(model_dir), ds), axis=-1)
+
+
+def gold_ids(ds: Any) -> list[int]:
+    return [LABEL2ID[label] for label in ds["label"]]
 
 
 def _report(fold: str, name: str, scores: dict) -> dict:
@@ -106,7 +112,7 @@ def run_fold(config: StanceConfig, train: Any, test: Any, systems: list[str], se
 
     from stance.evaluate import baselines
 
-    gold = [LABEL2ID[label] for label in test["label"]]
+    gold = gold_ids(test)
     out: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         if "config" in systems:
@@ -161,11 +167,7 @@ def summarise(results: dict[str, list]) -> None:
 def cross_policy(model_dir: Path, ds: Any) -> dict:
     """A model trained under the shipped corpus's policy, scored on every pair of the benchmark: a separate
     figure, never part of any training set."""
-    from stance.modeling import load_trained, score_pairs
-
-    trained = load_trained(model_dir)
-    pred = np.argmax(score_pairs(trained, list(ds["target"]), list(ds["text"])), axis=-1)
-    scores = compute_metrics(pred, [LABEL2ID[label] for label in ds["label"]])
+    scores = compute_metrics(score_config(model_dir, ds), gold_ids(ds))
     print(f"\ncross-policy: {model_dir} (trained on another label policy) scored on all {len(ds)} pairs: "
           f"accuracy {scores['accuracy']:.4f}  macro-F1 {scores['macro_f1']:.4f}")
     return scores
@@ -189,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
                         "the whole file, as a separate figure")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     args = parser.parse_args(argv)
+    if args.folds < 2:
+        parser.error(f"--folds {args.folds}: cross-validation needs at least 2 folds")
+    if args.only_folds and not all(1 <= k <= args.folds for k in args.only_folds):
+        parser.error(f"--only-folds: folds are numbered 1 to {args.folds}")
     if not args.data.is_file():
         print(f"skipped: benchmark data not found at {args.data} (pass --data PATH)")
         return 0
@@ -201,13 +207,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.cross_policy:
             cross_policy(args.cross_policy, ds)
         if args.save_full:
-            from stance.train import train as train_model
-
-            folder = args.save_full
-            full = replace(config, data={"train": _write_jsonl(ds, Path(tempfile.mkdtemp()) / "all.jsonl"),
-                                         "dev": None, "test": None, "group_column": "group"},
-                           output={"report": False})
-            print(f"full model saved to {train_model(full, folder).model_dir}")
+            # The training file outlives the run: DIR/config.yaml names it, and `stance evaluate` trains its
+            # baselines on it.
+            data_folder = Path(tempfile.mkdtemp(prefix="stance-bench-full-"))
+            print(f"full model saved to {train_config(config, ds, data_folder, args.save_full)}")
     except StanceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

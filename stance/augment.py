@@ -19,10 +19,11 @@ def target_swap(ds: Dataset, fraction: float, seed: int) -> Dataset:
     rng = np.random.default_rng(seed)
     picked = rng.choice(len(ds), size=min(len(ds), round(fraction * len(ds))), replace=False)
     rows = ds.select(np.sort(picked)).to_dict()
+    position = {target: i for i, target in enumerate(targets)}
     swapped = []
-    for own in rows["target"]:
-        others = [t for t in targets if t != own]
-        swapped.append(others[rng.integers(len(others))])
+    for own in rows["target"]:  # a uniform pick among the other targets: skip over the row's own
+        pick = int(rng.integers(len(targets) - 1))
+        swapped.append(targets[pick + (pick >= position[own])])
     rows["target"] = swapped
     rows["label"] = ["neutral"] * len(swapped)
     rows["id"] = [f"{row_id}#swap" for row_id in rows["id"]]

@@ -19,10 +19,16 @@ class PairLoss:
         weight = None if self.weights is None else self.weights.to(logits.device, logits.dtype)
         loss = torch.nn.functional.cross_entropy(logits, labels, weight=weight, reduction="sum",
                                                  label_smoothing=self.label_smoothing)
-        denominator = num_items_in_batch if num_items_in_batch else labels.numel()
-        if torch.is_tensor(denominator):
-            denominator = denominator.to(loss.device)
-        return loss / denominator
+        return per_item(loss, labels, num_items_in_batch)
+
+
+def per_item(total: torch.Tensor, labels: torch.Tensor, num_items_in_batch: Any = None) -> torch.Tensor:
+    """A summed loss divided by the Trainer's item count for the whole accumulated batch (or by this
+    batch's size when there is none), so gradient accumulation gives the same update as one large batch."""
+    denominator = num_items_in_batch if num_items_in_batch else labels.numel()
+    if torch.is_tensor(denominator):
+        denominator = denominator.to(total.device)
+    return total / denominator
 
 
 def rdrop_loss(loss: PairLoss, logits_a: torch.Tensor, logits_b: torch.Tensor, labels: torch.Tensor,
@@ -39,7 +45,4 @@ def rdrop_loss(loss: PairLoss, logits_a: torch.Tensor, logits_b: torch.Tensor, l
     log_b = torch.log_softmax(logits_b.float(), dim=-1)
     kl = (torch.nn.functional.kl_div(log_a, log_b, log_target=True, reduction="sum")
           + torch.nn.functional.kl_div(log_b, log_a, log_target=True, reduction="sum")) / 2
-    denominator = num_items_in_batch if num_items_in_batch else labels.numel()
-    if torch.is_tensor(denominator):
-        denominator = denominator.to(kl.device)
-    return task + alpha * kl / denominator
+    return task + alpha * per_item(kl, labels, num_items_in_batch)

@@ -153,7 +153,7 @@ def load_trained(source: str | Path, max_length: int | None = None) -> TrainedMo
     weights, without ``config.json`` or without a label mapping onto ours is refused with the reason.
     """
     source = str(source)
-    config = model_config_json(source)
+    config = read_hf_config(source)
     columns = label_columns(config, source)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
@@ -167,7 +167,7 @@ def load_trained(source: str | Path, max_length: int | None = None) -> TrainedMo
     return TrainedModel(model, tokenizer, columns, getattr(config, TARGET_ATTRIBUTE, None), source, limit)
 
 
-def model_config_json(source: str | Path) -> Any:
+def read_hf_config(source: str | Path) -> Any:
     """A model's ``config.json`` (checked as a model folder first when local), without loading weights."""
     from transformers import AutoConfig
 
@@ -183,7 +183,7 @@ def model_config_json(source: str | Path) -> Any:
 
 def stored_default_target(source: str | Path) -> str | None:
     """The default target ``stance train`` stored in the model's config.json; cheap (no weights)."""
-    return getattr(model_config_json(source), TARGET_ATTRIBUTE, None)
+    return getattr(read_hf_config(source), TARGET_ATTRIBUTE, None)
 
 
 def _check_model_folder(path: Path) -> None:

@@ -24,10 +24,10 @@ from typing import IO, Any
 
 from .articles import AggregationRule, ArticleResult
 from .data import Problems
-from .readers import csv_records
 from .errors import StanceError
 from .labels import LABELS
 from .predict import Prediction, StanceClassifier, StreamStats, truncation_message
+from .readers import csv_records
 
 FORMATS = ("jsonl", "csv", "table")
 READERS = {".txt": "txt", ".text": "txt", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl",

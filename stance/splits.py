@@ -19,6 +19,8 @@ from .errors import StanceError
 
 def group_folds(labels: list[str], groups: list[str], n_folds: int, seed: int) -> list[np.ndarray]:
     """Indices of each fold's held-out part: grouped by ``groups``, stratified by ``labels``."""
+    if n_folds < 2:
+        raise StanceError(f"cross-validation needs at least 2 folds, got {n_folds}")
     n_groups = len(set(groups))
     if n_groups < n_folds:
         raise StanceError(f"cannot make {n_folds} folds from {n_groups} group(s); use fewer folds "

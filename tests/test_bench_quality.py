@@ -83,3 +83,11 @@ def test_save_full_without_cv_writes_a_standard_run(bench, emergent_like: Path, 
 def test_bad_config_key_is_one_clear_error(bench, emergent_like: Path, capsys) -> None:
     assert bench.main([str(TINY), "--data", str(emergent_like), "--set", "training.epoch=3"]) == 2
     assert "training.epoch" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args", [["--folds", "1"], ["--only-folds", "6"]])
+def test_impossible_fold_choices_are_usage_errors(bench, emergent_like: Path, args: list[str], capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main([str(TINY), "--data", str(emergent_like), *args])
+    assert exit_info.value.code == 2
+    assert "folds" in capsys.readouterr().err

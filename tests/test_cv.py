@@ -94,3 +94,10 @@ def test_cv_without_dev_trains_each_fold_on_all_its_training_rows(tmp_path: Path
     assert [f["n_dev"] for f in summary["per_fold"]] == [0, 0]
     assert [f["n_train"] + f["n_test"] for f in summary["per_fold"]] == [45, 45]
     assert not (out / "fold-1" / "dev.jsonl").exists()
+
+
+def test_group_folds_refuses_fewer_than_two_folds() -> None:
+    from stance.splits import group_folds
+
+    with pytest.raises(StanceError, match="at least 2 folds"):
+        group_folds(["supportive", "denying"], ["a", "b"], 1, seed=0)
