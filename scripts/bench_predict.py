@@ -9,7 +9,7 @@ dynamic padding, ``inference_mode``), and the same with ``--bf16``. Prints pairs
 ratio and label agreement.
 ``--onnx`` adds the ONNX Runtime backend (float32, ``pip install 'stance[onnx]'``): export time on a cold cache,
 pairs per second, ratio to naive, label agreement with the naive pipeline, and test macro-F1.
-``--quantize`` adds the int8 variants of :mod:`stance.quantize` (the one-line recipe included for
+``--quantize`` adds the int8 variants of :mod:`stance.inference.quantize` (the one-line recipe included for
 comparison): speed, agreement with full precision, and test macro-F1 of full vs quantized on
 ``data/test.jsonl``. Data: ``corpus`` = every sentence of data/*.jsonl with its target, repeated up to
 ``--n``; ``emergent`` = ../shared/datasets/emergent/train.jsonl (its own claims as targets), when present.
@@ -73,8 +73,8 @@ def main() -> None:
 
     from stance import StanceClassifier
     from stance.labels import LABEL2ID, normalize_label
-    from stance.metrics import compute_metrics
-    from stance.quantize import quantize_model
+    from stance.evaluation.metrics import compute_metrics
+    from stance.inference.quantize import quantize_model
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
@@ -148,7 +148,7 @@ def bench_onnx(clf, texts, targets, naive_labels, naive_rate, full, full_f1, mac
     import tempfile
 
     from stance import StanceClassifier
-    from stance.onnx_backend import OnnxScorer
+    from stance.inference.onnx import OnnxScorer
 
     with tempfile.TemporaryDirectory() as cache:
         scorer, export_s = timed(lambda: OnnxScorer.for_model(clf.trained, cache=Path(cache)))

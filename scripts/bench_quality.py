@@ -33,8 +33,8 @@ from stance.config import DataConfig, StanceConfig, load_config, replace  # noqa
 from stance.data import Problems, read_examples  # noqa: E402
 from stance.errors import StanceError  # noqa: E402
 from stance.labels import LABEL2ID  # noqa: E402
-from stance.metrics import compute_metrics  # noqa: E402
-from stance.splits import group_folds  # noqa: E402
+from stance.evaluation.metrics import compute_metrics  # noqa: E402
+from stance.data.splits import group_folds  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "emergent" / "train.jsonl"
 SYSTEMS = ("config", "naive", "tfidf_logreg", "majority")
@@ -79,7 +79,7 @@ def _write_jsonl(ds: Any, path: Path) -> str:
 def train_config(config: StanceConfig, train: Any, folder: Path, output: Path | None = None) -> Path:
     """Train ``config`` on ``train`` (written as JSON lines into ``folder``; the dev part is a grouped
     ``data.dev_fraction`` slice of it, or none) into ``output`` (default ``folder/run``); the model folder."""
-    from stance.train import train as train_model
+    from stance.training.trainer import train as train_model
 
     config = replace(config, data={"train": _write_jsonl(train, folder / "train.jsonl"), "dev": None,
                                    "test": None, "group_column": "group"},
@@ -89,7 +89,7 @@ def train_config(config: StanceConfig, train: Any, folder: Path, output: Path | 
 
 def score_config(model_dir: Path, ds: Any) -> np.ndarray:
     """Label ids the model at ``model_dir`` predicts for ``ds``."""
-    from stance.evaluate import predict_probs
+    from stance.evaluation.evaluate import predict_probs
     from stance.modeling import load_trained
 
     return np.argmax(predict_probs(load_trained(model_dir), ds), axis=-1)
@@ -110,7 +110,7 @@ def run_fold(config: StanceConfig, train: Any, test: Any, systems: list[str], se
              fold: str = "") -> dict[str, dict]:
     from naive_recipe import predict_naive, train_naive
 
-    from stance.evaluate import baselines
+    from stance.evaluation.statistics import baselines
 
     gold = gold_ids(test)
     out: dict[str, dict] = {}

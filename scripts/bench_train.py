@@ -29,7 +29,7 @@ def _peak_rss_mb() -> float:
 
 def run_ours(config_path: str, overrides: list[str], queue: mp.Queue) -> None:
     from stance.config import load_config
-    from stance.train import train
+    from stance.training.trainer import train
 
     config = load_config(config_path, overrides)
     with tempfile.TemporaryDirectory() as tmp:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 
 from stance.config import EMBEDDED_BASE
-from stance.stats import corpus_tables, load_tokenizer
+from stance.data.stats import corpus_tables
+from stance.modeling.bases import display_name, load_tokenizer
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -19,7 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-tokens", action="store_true", help="skip the token-length table")
     args = parser.parse_args(argv)
     tokenizer = None if args.no_tokens else load_tokenizer(EMBEDDED_BASE)
-    print(corpus_tables(args.data, tokenizer, tokenizer_name="all-MiniLM-L6-v2 (embedded)"))
+    print(corpus_tables(args.data, tokenizer, tokenizer_name=display_name(EMBEDDED_BASE)))
 
 
 if __name__ == "__main__":

@@ -63,9 +63,9 @@ def main() -> None:
     from transformers.utils import logging as hf_logging
 
     from stance import StanceClassifier
-    from stance.articles import METHODS, AggregationRule, aggregate
+    from stance.inference.articles import METHODS, AggregationRule, aggregate
     from stance.labels import LABEL2ID, LABELS
-    from stance.metrics import compute_metrics
+    from stance.evaluation.metrics import compute_metrics
 
     hf_logging.disable_progress_bar()
     warnings.simplefilter("ignore")

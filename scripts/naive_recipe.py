@@ -15,7 +15,7 @@ import numpy as np
 from datasets import Dataset
 
 from stance.labels import ID2LABEL, LABEL2ID
-from stance.metrics import compute_metrics
+from stance.evaluation.metrics import compute_metrics
 from stance.modeling import resolve_base
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 LABELS: tuple[str, ...] = ("supportive", "denying", "neutral")
 LABEL2ID: dict[str, int] = {label: i for i, label in enumerate(LABELS)}
 ID2LABEL: dict[int, str] = dict(enumerate(LABELS))
@@ -60,3 +62,12 @@ def describe_aliases() -> str:
     for alias, label in ALIASES.items():
         by_label[label].append(alias)
     return "; ".join(f"{label} ← {', '.join(sorted(a))}" for label, a in by_label.items())
+
+
+def label_counts(labels: Iterable[str | None]) -> dict[str, int]:
+    """How often each of :data:`LABELS` occurs (every label present, zeros included; ``None`` ignored)."""
+    counts = dict.fromkeys(LABELS, 0)
+    for label in labels:
+        if label in counts:
+            counts[label] += 1
+    return counts

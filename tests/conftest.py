@@ -32,7 +32,7 @@ def tiny_config():
 def tiny_run(tmp_path_factory: pytest.TempPathFactory):
     """A finished `stance train configs/tiny.yaml` run (the TrainResult); shared, do not modify its files."""
     from stance.config import load_config
-    from stance.workflow import train_and_report
+    from stance.training.workflow import train_and_report
 
     os.chdir(ROOT)
     output = tmp_path_factory.mktemp("tiny") / "run"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stance.articles import AggregationRule, aggregate, split_sentences
+from stance.inference.articles import AggregationRule, aggregate, split_sentences
 from stance.errors import StanceError
 from stance.labels import LABELS
 

@@ -161,7 +161,7 @@ def test_diversity(rows):
 
 
 def test_dataset_card_tables_match_the_files():
-    from stance.stats import corpus_tables
+    from stance.data.stats import corpus_tables
 
     card = (DATA / "README.md").read_text("utf-8")
     missing = [line for line in corpus_tables(DATA).splitlines() if line.startswith("|") and line not in card]

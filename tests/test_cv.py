@@ -10,7 +10,7 @@ import pytest
 
 from stance.cli import main
 from stance.config import load_config
-from stance.cv import METRICS, group_values, pooled_rows
+from stance.training.cv import METRICS, group_values, pooled_rows
 from stance.errors import StanceError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,7 +24,7 @@ def _rows(path: Path) -> list[dict]:
 def test_cv_command_writes_mean_std_and_each_fold(tmp_path: Path, capsys) -> None:
     out = tmp_path / "cv"
     assert main(["cv", str(TINY), "--folds", "2", "--group-by", "article_id", "--output", str(out),
-                 "--set", "training.epochs=1"]) == 0
+                 "--set", "training.epochs=1", "--set", "data.dev_fraction=0.1"]) == 0
     printed = capsys.readouterr().out
     assert "macro_f1:" in printed and "± " in printed and str(out / "cv_report.md") in printed
 
@@ -97,7 +97,7 @@ def test_cv_without_dev_trains_each_fold_on_all_its_training_rows(tmp_path: Path
 
 
 def test_group_folds_refuses_fewer_than_two_folds() -> None:
-    from stance.splits import group_folds
+    from stance.data.splits import group_folds
 
     with pytest.raises(StanceError, match="at least 2 folds"):
         group_folds(["supportive", "denying"], ["a", "b"], 1, seed=0)

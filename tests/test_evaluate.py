@@ -11,9 +11,9 @@ import pytest
 from sklearn.metrics import f1_score
 
 from stance.cli import main
-from stance.evaluate import _f1_from_confusion, bootstrap, breakdowns, calibration, error_tables
+from stance.evaluation.statistics import _f1_from_confusion, bootstrap, breakdowns, calibration, error_tables
 from stance.labels import LABELS
-from stance.metrics import compute_metrics
+from stance.evaluation.metrics import compute_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_TEST = ROOT / "tests" / "data" / "tiny_test.jsonl"
@@ -170,12 +170,12 @@ def test_bad_input_gives_a_clear_message_and_exit_2(tiny_model_dir: Path, tmp_pa
 
 def test_a_data_error_is_reported_before_the_model_weights_load(tiny_model_dir: Path, tmp_path: Path,
                                                                  monkeypatch, capsys) -> None:
-    import stance.evaluate
+    import stance.evaluation.evaluate
 
     def no_load(*args, **kwargs):
         raise AssertionError("the weights were loaded before the data was checked")
 
-    monkeypatch.setattr(stance.evaluate, "load_trained", no_load)
+    monkeypatch.setattr(stance.evaluation.evaluate, "load_trained", no_load)
     missing = tmp_path / "missing.jsonl"
     assert str(missing) in _fails(["evaluate", str(tiny_model_dir), str(missing), "-o", str(tmp_path / "o")],
                                   capsys)

@@ -86,7 +86,7 @@ def test_stream_is_lazy_and_matches_predict(clf):
 
 
 def test_overlong_text_is_truncated_with_one_counting_warning(clf):
-    from stance.predict import TruncationWarning
+    from stance.inference.classifier import TruncationWarning
 
     long_text = " ".join(["Russia will deliver helicopters to Pakistan."] * 60)
     with pytest.warns(TruncationWarning, match=r"^2 of 3 text\(s\) exceed") as caught:
@@ -104,7 +104,7 @@ def test_quantized_classifier_converts_the_encoder_linear_layers_only(tiny_model
     import torch
 
     from stance import StanceClassifier
-    from stance.quantize import quantizable_layers
+    from stance.inference.quantize import quantizable_layers
 
     full = StanceClassifier.from_pretrained(tiny_model_dir)
     layers = quantizable_layers(full.trained.model, "ffn")
@@ -114,7 +114,7 @@ def test_quantized_classifier_converts_the_encoder_linear_layers_only(tiny_model
     encoder = quantizable_layers(full.trained.model, "encoder")
     assert set(layers) < set(encoder) and any("attention.self.query" in n for n in encoder)
     q = StanceClassifier.from_pretrained(tiny_model_dir, quantize=True)
-    modules = dict(q.trained.model.named_modules())
+    modules = dict(q.scorer.backend.model.named_modules())
     assert all("quantized" in type(modules[n]).__module__ for n in encoder)
     assert type(modules["classifier"]) is torch.nn.Linear and type(modules["bert.pooler.dense"]) is torch.nn.Linear
     assert type(full.trained.model.get_submodule(layers[0])) is torch.nn.Linear  # the original is untouched
@@ -212,7 +212,7 @@ def test_cli_jsonl_and_csv_keep_ids_order_and_targets(tiny_model_dir, tmp_path):
 
 
 @pytest.mark.parametrize("content, message", [
-    (b"fine line\nbad \xff\xfe bytes\n", r"in\.txt:2: bytes that are not UTF-8"),
+    (b"fine line\nbad \xff\xfe bytes\n", r"in\.txt:2: row: bytes that are not UTF-8 \(byte 5 of the line\)"),
     (b"\n\n  \n", "nothing to classify"),
 ])
 def test_cli_bad_txt_input_exits_2_without_output(tiny_model_dir, tmp_path, capsys, content, message):
@@ -234,7 +234,7 @@ def test_cli_bad_files_and_models_exit_2_with_a_clear_message(tiny_model_dir, tm
     bad_json.write_text('{"text": "ok"}\n{"body": "no text"}\n{oops\n')
     assert main(["predict", str(tiny_model_dir), "--input", str(bad_json)]) == 2
     err = capsys.readouterr().err
-    assert f"{bad_json}:2: text: missing field" in err and f"{bad_json}:3: invalid JSON" in err
+    assert f"{bad_json}:2: text: missing field" in err and f"{bad_json}:3: row: invalid JSON" in err
 
     assert main(["predict", str(tmp_path / "missing"), "--text", "x"]) == 2
     assert "model folder not found" in capsys.readouterr().err
@@ -264,18 +264,18 @@ def test_cli_article_table_shows_every_sentence_and_the_verdict(tiny_model_dir, 
 
 @pytest.fixture(scope="module")
 def onnx_cache(tmp_path_factory):
-    """An empty STANCE_CACHE for the module (so that tests never write into ~/.cache)."""
+    """An empty STANCE_HOME for the module (so that tests never write into ~/.cache)."""
     pytest.importorskip("onnxruntime", reason="the ONNX backend is an optional extra: pip install 'stance[onnx]'")
     pytest.importorskip("onnxscript", reason="exporting to ONNX needs onnxscript: pip install 'stance[onnx]'")
     cache = tmp_path_factory.mktemp("stance-cache")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("STANCE_CACHE", str(cache))
+        patch.setenv("STANCE_HOME", str(cache))
         yield cache
 
 
 def test_onnx_backend_gives_the_same_labels_and_scores_as_torch(clf, tiny_model_dir, onnx_cache, monkeypatch):
     from stance import StanceClassifier
-    from stance import onnx_backend
+    from stance.inference import onnx as onnx_backend
 
     before = sorted(p.name for p in tiny_model_dir.iterdir())
     onnx = StanceClassifier.from_pretrained(tiny_model_dir, batch_size=2, backend="onnx")
@@ -288,13 +288,16 @@ def test_onnx_backend_gives_the_same_labels_and_scores_as_torch(clf, tiny_model_
     np.testing.assert_allclose(theirs, ours, atol=1e-4)
     assert (theirs.argmax(1) == ours.argmax(1)).all()
     assert [p.label for p in onnx.predict(SENTENCES[2])] == [clf.predict(SENTENCES[2])[0].label]  # batch of one
-    assert onnx.predict_article("Russia will sell jets to Pakistan. Moscow denied it.").label in LABELS
+    article = "Russia will sell jets to Pakistan. Moscow denied it. Will Moscow arm Islamabad?"
+    theirs_article, ours_article = onnx.predict_article(article), clf.predict_article(article)
+    assert [s.label for s in theirs_article.sentences] == [s.label for s in ours_article.sentences]
+    assert (theirs_article.label, theirs_article.deciding) == (ours_article.label, ours_article.deciding)
 
     exported = list(onnx_cache.glob("onnx/*/model.onnx"))
-    assert exported == [onnx.onnx.path] and sorted(p.name for p in tiny_model_dir.iterdir()) == before
+    assert exported == [onnx.scorer.backend.path] and sorted(p.name for p in tiny_model_dir.iterdir()) == before
     monkeypatch.setattr(onnx_backend, "export_onnx", lambda *a: pytest.fail("the cached export was not reused"))
     again = StanceClassifier.from_pretrained(tiny_model_dir, backend="onnx")
-    assert again.onnx.path == onnx.onnx.path
+    assert again.scorer.backend.path == onnx.scorer.backend.path
 
 
 def test_onnx_backend_is_full_precision_only(tiny_model_dir):

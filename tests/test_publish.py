@@ -18,8 +18,9 @@ from stance.cli import main
 from stance.config import DEFAULT_TARGET
 from stance.errors import StanceError
 from stance.labels import LABELS
-from stance.model_card import check_card, model_index_figures, read_metrics
-from stance.publish import check_folder, publish, upload
+from stance.evaluation.schema import MetricsFile
+from stance.hub.card import check_card, model_index_figures
+from stance.hub.publish import check_folder, publish, upload
 
 REPO = "alice/stance-tiny"
 TOKEN = "hf_test_token_not_real"
@@ -173,7 +174,7 @@ class RecordingApi:
 def test_dry_run_writes_exactly_the_upload_folder(dry_folder: Path, evaluated_model: Path) -> None:
     assert sorted(p.name for p in dry_folder.iterdir()) == expected_files(evaluated_model)
     assert json.loads((dry_folder / "metrics.json").read_text()) == make_metrics(str(evaluated_model))
-    assert check_folder(dry_folder, read_metrics(dry_folder / "metrics.json")) == []
+    assert check_folder(dry_folder, MetricsFile.read(dry_folder / "metrics.json")) == []
 
     from transformers import AutoModelForSequenceClassification, pipeline
 
@@ -216,14 +217,15 @@ def test_card_sections_and_limitations_come_from_the_figures(dry_folder: Path) -
     assert "source `Asia Newswire` (n=45)" in limitations
     assert "minimal_pair" not in limitations and "Neva News Agency" not in limitations  # too small to judge
     assert "negation" not in limitations  # not below the overall accuracy by 5 points
-    assert "written for this project" in limitations
+    assert "tagged **synthetic**" not in limitations  # tests/data has no dataset card to say so
+    assert "The figures on this card describe `data/test.jsonl` only" in limitations
     assert "not above" not in limitations  # it beats both baselines here
-    assert "0.659–0.755" in limitations and "342 sentences" in limitations
+    assert "[0.659, 0.755]" in limitations and "342 sentences" in limitations
     assert "Moscow has never denied the helicopter deal." in limitations
     assert "ECE" not in limitations and "0.083" in limitations
     evaluation = text.split("## Evaluation", 1)[1].split("\n## ", 1)[0]
     assert "![Confusion matrix (counts)](confusion_matrix.png)" in evaluation
-    assert "| `denying` | 0.720 | 0.523 | 0.606 | 0.520–0.690 | 107 |" in evaluation
+    assert "| `denying` | 0.720 | 0.523 | 0.606 | [0.520, 0.690] | 107 |" in evaluation
     assert "| TF-IDF + logistic regression | 0.602 | 0.591 |" in evaluation
     assert "baselines trained on data/train.jsonl" in evaluation
     usage = text.split("## How to use", 1)[1]
@@ -232,7 +234,7 @@ def test_card_sections_and_limitations_come_from_the_figures(dry_folder: Path) -
 
 
 def test_card_check_fails_without_a_section_or_the_model_index(dry_folder: Path, tmp_path: Path) -> None:
-    metrics = read_metrics(dry_folder / "metrics.json")
+    metrics = MetricsFile.read(dry_folder / "metrics.json")
     text = (dry_folder / "README.md").read_text()
     no_section = tmp_path / "no_section.md"
     no_section.write_text(text.replace("## Limitations", "Limitations"))
@@ -252,21 +254,24 @@ def test_card_check_fails_without_a_section_or_the_model_index(dry_folder: Path,
 
 def test_card_for_other_data_claims_nothing_it_cannot_show(dry_folder: Path, tmp_path: Path) -> None:
     """Outlets outside the authored corpus and a model below a baseline: the card says exactly that."""
-    from stance.model_card import CardContext, build_card
+    from stance.config import StanceConfig, replace
+    from stance.hub.card import build_card
+    from stance.hub.sections import CardContext
 
-    metrics = make_metrics("elsewhere")
-    metrics["data"]["path"] = "emergent/test.jsonl"
-    metrics["breakdowns"]["source"] = {"Reuters": {"n": 40, "accuracy": 0.7, "macro_f1": 0.7}}
-    metrics["baselines"]["tfidf_logreg"]["macro_f1"] = 0.75
-    config = {"model": {"base": "embedded", "init": "pretrained", "max_length": 128},
-              "data": {"train": "emergent/train.jsonl"}, "training": {}}
+    raw = make_metrics("elsewhere")
+    raw["data"]["path"] = "emergent/test.jsonl"
+    raw["breakdowns"]["source"] = {"Reuters": {"n": 40, "accuracy": 0.7, "macro_f1": 0.7}}
+    raw["baselines"]["tfidf_logreg"]["macro_f1"] = 0.75
+    metrics = MetricsFile.parse(raw)
+    config = replace(StanceConfig(), model={"base": "embedded", "init": "pretrained", "max_length": 128},
+                     data={"train": "emergent/train.jsonl"})
     model_config = json.loads((dry_folder / "config.json").read_text())
     card = build_card(CardContext("bob/emergent-stance", model_config, config, None, metrics, ["README.md"]))
     card.save(tmp_path / "README.md")
     assert check_card(tmp_path / "README.md", metrics) == []
     assert card.data.base_model == "sentence-transformers/all-MiniLM-L6-v2"
     text = card.text
-    assert "written for this project" not in text and "fictional" not in text
+    assert "synthetic" not in text
     assert "The figures on this card describe `emergent/test.jsonl` only" in text
     assert "Its macro-F1 (0.709) is **not above** the TF-IDF + logistic regression baseline's (0.750)" in text
 
@@ -278,9 +283,11 @@ def test_card_for_other_data_claims_nothing_it_cannot_show(dry_folder: Path, tmp
     ({"base": "embedded", "init": "random"}, None),
 ])
 def test_base_model_is_claimed_only_when_known(model: dict[str, str], expected: str | None) -> None:
-    from stance.model_card import base_model_id
+    from stance.config import StanceConfig, replace
+    from stance.hub.sections import CardContext
 
-    assert base_model_id({"model": model}) == expected
+    ctx = CardContext("alice/x", {}, replace(StanceConfig(), model=model), None, None)
+    assert ctx.base == expected
 
 
 def test_a_folder_failing_the_checks_is_not_uploaded(dry_folder: Path, tmp_path: Path) -> None:
@@ -288,7 +295,7 @@ def test_a_folder_failing_the_checks_is_not_uploaded(dry_folder: Path, tmp_path:
     shutil.copytree(dry_folder, broken)
     (broken / "confusion_matrix.png").unlink()
     (broken / "model.safetensors").unlink()
-    problems = check_folder(broken, read_metrics(broken / "metrics.json"))
+    problems = check_folder(broken, MetricsFile.read(broken / "metrics.json"))
     assert any("AutoModelForSequenceClassification cannot load it" in p for p in problems)
     assert any("shows confusion_matrix.png, which is not in the folder" in p for p in problems)
 
@@ -506,3 +513,26 @@ def test_cli(evaluated_model: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
     assert err.startswith("stance publish: error: --repo-id 'no-owner': expected OWNER/NAME") and "Traceback" not in err
     with pytest.raises(SystemExit):  # no way to pass a token on the command line
         main(["publish", str(evaluated_model), "--repo-id", REPO, "--token", "hf_x"])
+
+
+def test_card_provenance_comes_from_the_training_data_s_dataset_card(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """No project data in the library: a dataset card tagged `synthetic` beside the training file says so."""
+    from stance.hub.publish import data_provenance
+    from stance.hub.sections import _provenance
+
+    from stance.config import StanceConfig, replace
+
+    data = tmp_path / "corpus"
+    data.mkdir()
+    (data / "train.jsonl").write_text("")
+    (data / "README.md").write_text("---\nlicense: cc-by-4.0\npretty_name: My corpus\ntags:\n- synthetic\n---\n# x\n")
+    config = replace(StanceConfig(), data={"train": str(data / "train.jsonl")})
+    found = data_provenance(config)
+    assert (found.name, found.license, found.synthetic) == ("My corpus", "cc-by-4.0", True)
+    (data / "README.md").write_text("---\nlicense: mit\n---\n")
+    assert data_provenance(config).synthetic is False
+    assert data_provenance(replace(StanceConfig(), data={"train": str(tmp_path / "t.jsonl")})) is None
+    from stance.hub.sections import CardContext
+
+    ctx = CardContext("a/b", {}, config, None, None, provenance=found)
+    assert "tagged **synthetic**" in _provenance(ctx)

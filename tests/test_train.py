@@ -15,7 +15,8 @@ import torch
 from stance.config import load_config
 from stance.errors import StanceError
 from stance.labels import LABELS
-from stance.train import class_weights, train
+from stance.training.losses import class_weights
+from stance.training.trainer import train
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "configs" / "tiny.yaml"
@@ -59,7 +60,7 @@ def test_class_weights_are_inverse_frequency() -> None:
 
 
 def test_class_weights_change_the_loss(tiny_config, tmp_path: Path) -> None:
-    from stance.losses import PairLoss
+    from stance.training.losses import PairLoss
 
     logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 2.0]])
     labels = torch.tensor([1, 1])
@@ -134,7 +135,7 @@ def test_same_command_runs_under_torchrun_ddp(tmp_path: Path) -> None:
 def test_target_swap_adds_neutral_pairs_with_another_claim() -> None:
     from datasets import Dataset
 
-    from stance.augment import target_swap
+    from stance.data.augment import target_swap
 
     ds = Dataset.from_dict({"id": ["a", "b", "c", "d"], "text": ["w", "x", "y", "z"],
                             "target": ["T1", "T1", "T2", "T3"], "group": ["g1", "g1", "g2", "g3"],
@@ -152,7 +153,7 @@ def test_target_swap_adds_neutral_pairs_with_another_claim() -> None:
 
 def test_layer_decay_gives_lower_layers_smaller_learning_rates(tiny_config) -> None:
     from stance.modeling import build
-    from stance.train import layerwise_optimizer
+    from stance.training.optimizers import layerwise_optimizer
 
     model, _ = build(tiny_config.model, "claim", ["some words for a vocabulary"], seed=0)
     optimizer = layerwise_optimizer(model, 1e-3, 0.5, 0.01)
@@ -184,7 +185,7 @@ def test_training_without_dev_keeps_last_epoch(tiny_config, tmp_path: Path) -> N
 
 
 def test_rdrop_loss_is_the_task_loss_plus_a_disagreement_penalty() -> None:
-    from stance.losses import PairLoss, rdrop_loss
+    from stance.training.losses import PairLoss, rdrop_loss
 
     loss = PairLoss(None, 0.1)
     labels = torch.tensor([0, 2])
@@ -216,7 +217,7 @@ def test_rdrop_training_runs_two_dropout_passes(tiny_config, tmp_path: Path) -> 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU path")
 def test_bf16_is_accepted_on_a_cpu(tiny_config, tmp_path: Path) -> None:
     from stance.config import replace
-    from stance.train import training_arguments
+    from stance.training.trainer import training_arguments
 
     args = training_arguments(replace(tiny_config, training={"bf16": True}), tmp_path)
     assert args.bf16 and args.use_cpu  # the Trainer refuses bf16 on a CPU unless use_cpu is set

@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..config import load_config
-    from ..cv import cross_validate
+    from ..layout import CV_REPORT_FILE
+    from ..training.cv import cross_validate
 
     config = load_config(args.config, args.overrides)
     result = cross_validate(config, args.output, args.folds, args.group_by, overwrite=args.overwrite,
@@ -36,5 +37,5 @@ def run(args: argparse.Namespace) -> int:
     for name in ("accuracy", "macro_f1"):
         s = result.summary["summary"][name]
         print(f"{name}: {s['mean']:.4f} ± {s['std']:.4f} over {args.folds} folds")
-    print(f"cross-validation report: {result.output_dir / 'cv_report.md'}")
+    print(f"cross-validation report: {result.output_dir / CV_REPORT_FILE}")
     return 0

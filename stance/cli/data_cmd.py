@@ -50,7 +50,7 @@ def _config_option(parser: argparse.ArgumentParser, extra: str = "") -> None:
                         help="override a config field, e.g. data.text_column=sentence")
 
 
-def _config(args: argparse.Namespace):  # noqa: ANN202 - StanceConfig, imported lazily
+def _config(args: argparse.Namespace):
     from ..config import load_config
 
     return load_config(args.config, args.overrides)
@@ -69,20 +69,24 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def run_stats(args: argparse.Namespace) -> int:
-    from ..stats import describe_files, to_markdown
+    from ..data.stats import describe_files, to_markdown
+    from ..modeling.bases import display_name, load_tokenizer
 
-    stats = describe_files(args.paths, _config(args), tokens=not args.no_tokens)
+    config = _config(args)
+    tokenizer = None if args.no_tokens else load_tokenizer(config.model.base)
+    stats = describe_files(args.paths, config, tokenizer=tokenizer, tokenizer_name=display_name(config.model.base))
     print(json.dumps(stats.to_dict(), indent=2) if args.format == "json" else to_markdown(stats))
     return 0
 
 
 def run_split(args: argparse.Namespace) -> int:
-    from ..data import label_counts, split_file
+    from ..data import split_file
+    from ..labels import label_counts
 
     parts, grouping = split_file(args.path, args.output, _config(args).data, by=args.by, dev=args.dev,
                                  test=args.test, seed=args.seed, overwrite=args.overwrite)
     print(f"{args.path}: {sum(len(p) for p in parts.values())} examples, {grouping}, seed {args.seed}")
     for name, part in parts.items():
-        counts = ", ".join(f"{label} {n}" for label, n in label_counts(part).items())
+        counts = ", ".join(f"{label} {n}" for label, n in label_counts(part["label"]).items())
         print(f"  {args.output}/{name}.jsonl: {len(part)} examples ({counts})")
     return 0

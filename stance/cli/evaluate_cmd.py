@@ -35,8 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import StanceError
-    from ..evaluate import evaluate_model
-    from ..report import write_report
+    from ..evaluation.evaluate import evaluate_model
+    from ..evaluation.report import write_report
 
     if args.resamples < 1000:
         raise StanceError(f"--resamples {args.resamples}: use at least 1000 for a stable 95% interval")

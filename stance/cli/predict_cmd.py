@@ -50,16 +50,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from transformers.utils import logging as hf_logging
-
-    from ..articles import AggregationRule
     from ..errors import StanceError
-    from ..predict import StanceClassifier
-    from ..predict_io import Columns, classify_articles, classify_file, classify_texts
+    from ..inference.articles import AggregationRule
+    from ..inference.classifier import StanceClassifier
+    from ..inference.files import (
+        Columns,
+        classify_articles,
+        classify_file,
+        classify_texts,
+    )
 
     if args.chunk_size < 1:
         raise StanceError(f"--chunk-size must be at least 1, got {args.chunk_size}")
-    hf_logging.disable_progress_bar()
     classifier = StanceClassifier.from_pretrained(args.model, batch_size=args.batch_size,
                                                   max_length=args.max_length,
                                                   quantize=args.quantize_scope if args.quantize else False,
@@ -80,6 +82,6 @@ def run(args: argparse.Namespace) -> int:
         columns = Columns(args.text_column, args.target_column, args.id_column)
         summary = classify_file(classifier, args.input, args.output, fmt=args.format or "jsonl",
                                 target=args.target, columns=columns, chunk_size=args.chunk_size,
-                                progress=not args.no_progress)
+                                progress=False if args.no_progress else None)
     print(f"stance predict: {summary.describe()}", file=sys.stderr)
     return 0

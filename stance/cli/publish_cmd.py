@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..publish import publish
+    from ..hub.publish import publish
 
     result = publish(args.model_dir, args.repo_id, private=args.private, revision=args.revision, tag=args.tag,
                      create_pr=args.create_pr, commit_message=args.commit_message, dry_run=args.dry_run,

@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..config import load_config
-    from ..workflow import train_and_report
+    from ..training.workflow import train_and_report
 
     config = load_config(args.config, args.overrides)
     result = train_and_report(config, args.output, resume=args.resume, overwrite=args.overwrite)

@@ -14,7 +14,7 @@ import numpy as np
 from datasets import Dataset
 from sklearn.model_selection import StratifiedGroupKFold
 
-from .errors import StanceError
+from ..errors import StanceError
 
 
 def group_folds(labels: list[str], groups: list[str], n_folds: int, seed: int) -> list[np.ndarray]:

@@ -20,14 +20,14 @@ from typing import Any
 
 from datasets import Dataset, DatasetDict
 
-from .config import DataConfig
-from .errors import StanceError
-from .labels import LABELS, describe_aliases, normalize_label
-from .readers import MAX_PROBLEMS, Problems, Row, expand_paths, file_format, is_missing, iter_rows
+from ..config import DataConfig
+from ..errors import StanceError
+from ..labels import describe_aliases, normalize_label
+from .fields import is_missing, normalize_text
+from .formats import Problems, Row, iter_rows
 from .splits import grouped_split, train_dev_test_split
 
-__all__ = ["MAX_PROBLEMS", "Problems", "Row", "expand_paths", "file_format", "iter_rows", "read_examples",
-           "read_files", "find_leakage", "load_splits", "label_counts", "split_file", "write_jsonl"]
+DATA_FORMATS = ("jsonl", "csv", "tsv", "parquet", "datasets")  # .txt has no columns to annotate
 CANONICAL = ("id", "text", "target", "label", "group")
 SPLIT_NAMES = ("train", "dev", "test")
 
@@ -77,17 +77,13 @@ def read_files(paths: dict[str, str | Path], columns: DataConfig, *, labelled: b
     return {part.name: _to_dataset(part) for part in parts}
 
 
-def _norm(text: str) -> str:
-    return " ".join(text.split()).casefold()
-
-
 def _read(path: str | Path, columns: DataConfig, labelled: bool, problems: Problems) -> _Part:
     part = _Part(str(path))
     seen_ids: dict[str, str] = {}
     seen_pairs: dict[tuple[str, str], tuple[str, str]] = {}
     types: dict[str, tuple[str, str]] = {}  # extra column -> (type name, where first seen)
     skipped_before, problems_before, rows = problems.rows_skipped, problems.count, 0
-    for row in iter_rows(path, problems):
+    for row in iter_rows(path, problems, allowed=DATA_FORMATS):
         rows += 1
         record = _canonical(row, columns, labelled, problems, rows)
         if record is None or not _same_types(row, record, types, problems):
@@ -98,7 +94,7 @@ def _read(path: str | Path, columns: DataConfig, labelled: bool, problems: Probl
             if first != row.where:
                 problems.add(row.where, columns.id_column, f"duplicate id {record['id']!r} (first at {first})")
         if record["label"] is not None:
-            key = (record["target"], _norm(record["text"]))
+            key = (record["target"], normalize_text(record["text"]))
             earlier = seen_pairs.setdefault(key, (row.where, record["label"]))
             if earlier[1] != record["label"]:
                 problems.add(row.where, columns.label_column,
@@ -196,7 +192,7 @@ def _to_dataset(part: _Part) -> Dataset:
     try:
         return Dataset.from_dict(table)
     except Exception as exc:  # pyarrow type errors not caught by _same_types (e.g. nested lists)
-        raise StanceError(f"{part.name}: cannot build a table from the rows: {exc}") from None
+        raise StanceError(f"{part.name}: cannot build a table from the rows: {exc}") from exc
 
 
 def _check_leakage(parts: list[_Part], columns: DataConfig, problems: Problems) -> None:
@@ -206,7 +202,7 @@ def _check_leakage(parts: list[_Part], columns: DataConfig, problems: Problems) 
     reported: set[tuple[str, str]] = set()
     for part in parts:
         for record, where, grouped in zip(part.records, part.wheres, part.grouped):
-            name, seen = part.name, first_text.setdefault(_norm(record["text"]), (part.name, where))
+            name, seen = part.name, first_text.setdefault(normalize_text(record["text"]), (part.name, where))
             if seen[0] != name:
                 problems.add(where, columns.text_column,
                              f"same text as {_at(*seen)}: leakage between splits")
@@ -248,21 +244,19 @@ def load_splits(columns: DataConfig, *, with_test: bool = True) -> DatasetDict:
     return DatasetDict({name: splits[name] for name in SPLIT_NAMES if name in splits})
 
 
-def label_counts(ds: Dataset) -> dict[str, int]:
-    counts = dict.fromkeys(LABELS, 0)
-    for label in ds["label"]:
-        if label is not None:
-            counts[label] += 1
-    return counts
-
-
-def write_jsonl(ds: Dataset, path: str | Path) -> None:
-    """One JSON object per row, UTF-8, without the internal ``group`` column."""
-    with Path(path).open("w", encoding="utf-8") as handle:
-        for row in ds:
-            row.pop("group", None)
-            handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-
+def write_jsonl(rows: Dataset | list[dict[str, Any]], path: str | Path) -> None:
+    """One JSON object per row, UTF-8, without the internal ``group`` column; written to a temporary name
+    and renamed when complete."""
+    path = Path(path)
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with partial.open("w", encoding="utf-8") as handle:
+            for row in rows:
+                handle.write(json.dumps({k: v for k, v in row.items() if k != "group"}, ensure_ascii=False,
+                                        default=str) + "\n")
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def split_file(path: str | Path, output: str | Path, columns: DataConfig, *, by: str | None = None,
@@ -278,7 +272,7 @@ def split_file(path: str | Path, output: str | Path, columns: DataConfig, *, by:
         raise StanceError(f"--dev {dev} and --test {test}: each must lie in [0, 1) and together below 1")
     out = Path(output)
     existing = [out / f"{name}.jsonl" for name in SPLIT_NAMES if (out / f"{name}.jsonl").exists()]
-    if existing and not overwrite:
+    if existing and not overwrite:  # files, not the folder: the output may be the input's own folder
         raise StanceError(f"{existing[0]}: already exists; pass --overwrite to replace it")
     ds = read_examples(path, columns)
     ds, grouping = _with_split_group(ds, columns, by)

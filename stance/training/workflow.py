@@ -1,19 +1,18 @@
-"""The main job as one function: train a config, then (on the main process) report on its test split.
-
-This module sits downstream of both ``train`` and ``evaluate`` so that neither has to import the other.
-"""
+"""The main job as one function: train a config, then (on the main process) report on its test split."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
-from .config import StanceConfig
-from .evaluate import evaluate_dataset
-from .modeling import load_trained
-from .report import write_report
-from .train import TrainResult, is_main_process, train
+from ..config import StanceConfig
+from ..evaluation.evaluate import evaluate_dataset
+from ..evaluation.report import write_report
+from ..layout import REPORT_DIR
+from ..modeling.loading import load_trained
+from .trainer import TrainResult, is_main_process, train
 
-REPORT_DIR = "report"
+log = logging.getLogger(__name__)
 
 
 def train_and_report(config: StanceConfig, output_dir: str | Path, *, resume: bool = False,
@@ -22,10 +21,10 @@ def train_and_report(config: StanceConfig, output_dir: str | Path, *, resume: bo
     result = train(config, output_dir, resume=resume, overwrite=overwrite)
     if is_main_process() and config.output.report:
         if "test" not in result.splits:
-            print("no test split (data.test is not set): no evaluation report written", flush=True)
+            log.info("no test split (data.test is not set): no evaluation report written")
         else:
             page = report_on_test(config, result)
-            print(f"evaluation report: {page}", flush=True)
+            log.info("evaluation report: %s", page)
     return result
 
 

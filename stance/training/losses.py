@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
+
+from ..labels import LABELS
 
 
 class PairLoss:
@@ -46,3 +49,12 @@ def rdrop_loss(loss: PairLoss, logits_a: torch.Tensor, logits_b: torch.Tensor, l
     kl = (torch.nn.functional.kl_div(log_a, log_b, log_target=True, reduction="sum")
           + torch.nn.functional.kl_div(log_b, log_a, log_target=True, reduction="sum")) / 2
     return task + alpha * per_item(kl, labels, num_items_in_batch)
+
+
+def class_weights(labels: list[str]) -> torch.Tensor:
+    """Inverse-frequency weights normalised to mean 1; a label absent from training gets weight 1."""
+    counts = np.array([labels.count(label) for label in LABELS], dtype=float)
+    present = counts > 0
+    weights = np.ones(len(LABELS))
+    weights[present] = counts[present].sum() / (present.sum() * counts[present])
+    return torch.tensor(weights / weights[present].mean(), dtype=torch.float32)

@@ -1,7 +1,7 @@
 """Files in and out of :class:`~stance.predict.StanceClassifier`: what ``stance predict`` runs.
 
-Inputs stream: ``.txt`` (one text a line), ``.jsonl`` and ``.csv``/``.tsv`` (a text column, optional target
-and id columns) are read twice — a quick first pass validates every line (UTF-8, JSON, columns) and counts
+Inputs stream: ``.txt`` (one text a line), ``.jsonl``, ``.csv``/``.tsv`` and ``.parquet`` (a text column,
+optional target and id columns) are read twice — a quick first pass validates every line (UTF-8, JSON, columns) and counts
 the rows, so a bad file stops before any output is written and the progress bar knows its total; the second
 pass classifies ``chunk_size`` rows at a time, so memory does not grow with the file. Output keeps the
 input's ids (the line number when there are none) and order. Empty texts are skipped and counted, never
@@ -22,16 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from ..data.formats import Problems, file_format, iter_rows, not_utf8
+from ..errors import StanceError
+from ..labels import LABELS
+from ..logs import progress_enabled
 from .articles import AggregationRule, ArticleResult
-from .data import Problems
-from .errors import StanceError
-from .labels import LABELS
-from .predict import Prediction, StanceClassifier, StreamStats, truncation_message
-from .readers import csv_records
+from .classifier import Prediction, StanceClassifier, StreamStats, truncation_message
 
 FORMATS = ("jsonl", "csv", "table")
-READERS = {".txt": "txt", ".text": "txt", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl",
-           ".csv": "csv", ".tsv": "tsv"}
+INPUT_FORMATS = ("txt", "jsonl", "csv", "tsv", "parquet")
 SHOWN = 10  # empty rows listed by location in the summary
 
 
@@ -78,18 +77,6 @@ class Summary:
 
 # ---------------------------------------------------------------------------------------------------- input
 
-def _lines(path: Path, problems: Problems) -> Iterator[tuple[int, str]]:
-    """(line number, decoded line) pairs; lines that are not UTF-8 are recorded and decoded with U+FFFD."""
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, 1):
-            try:
-                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError as exc:
-                problems.add(f"{path}:{number}", "", f"bytes that are not UTF-8 (at byte {exc.start} of the line)")
-                line = raw.decode("utf-8", errors="replace")
-            yield number, line
-
-
 def _field(values: dict[str, Any], name: str, where: str, problems: Problems) -> str | None:
     value = values.get(name)
     if value is None or isinstance(value, str):
@@ -101,73 +88,29 @@ def _field(values: dict[str, Any], name: str, where: str, problems: Problems) ->
 
 
 def iter_input(path: str | Path, columns: Columns, problems: Problems) -> Iterator[InputRow]:
-    """The rows of an input file in order (texts may be empty); unreadable rows go to ``problems``."""
+    """The rows of an input file in order (texts may be empty); unreadable rows go to ``problems``.
+
+    Reading is :func:`stance.data.formats.iter_rows` (text lines, JSONL, CSV/TSV, Parquet); a row's id is its
+    id column, else its line (or row) number.
+    """
     path = Path(path)
     if not path.is_file():
         raise StanceError(f"{path}: input file not found")
-    kind = READERS.get(path.suffix.lower())
-    if kind is None:
-        raise StanceError(f"{path}: unsupported input type {path.suffix!r}; use .txt (one text a line), "
-                          ".jsonl or .csv/.tsv")
-    if kind == "txt":
-        for number, line in _lines(path, problems):
-            yield InputRow(str(number), line.strip(), None, f"{path}:{number}")
-    elif kind == "jsonl":
-        yield from _iter_jsonl(path, columns, problems)
-    else:
-        yield from _iter_csv(path, columns, problems, "\t" if kind == "tsv" else ",")
-
-
-def _iter_jsonl(path: Path, columns: Columns, problems: Problems) -> Iterator[InputRow]:
-    for number, line in _lines(path, problems):
-        where = f"{path}:{number}"
-        if not line.strip():
-            yield InputRow(str(number), "", None, where)
+    hint = "; name the text column with --text-column"
+    txt = file_format(path, INPUT_FORMATS) == "txt"
+    text_column = "text" if txt else columns.text
+    for row in iter_rows(path, problems, allowed=INPUT_FORMATS, require=text_column, require_hint=hint):
+        number = row.where.rsplit(":", 1)[-1].removeprefix("row ")
+        if text_column not in row.values:
+            problems.add(row.where, columns.text, f"missing field (the row has: {', '.join(row.values) or 'nothing'})"
+                                                  + hint)
             continue
-        try:
-            values = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.add(where, "", f"invalid JSON: {exc.msg} (column {exc.colno})")
-            continue
-        if not isinstance(values, dict):
-            problems.add(where, "", f"expected a JSON object, got {type(values).__name__}")
-            continue
-        if columns.text not in values:
-            problems.add(where, columns.text, f"missing field (the row has: {', '.join(values) or 'nothing'}); "
-                                              "name the text field with --text-column")
-            continue
-        yield _row(values, columns, where, str(number), problems)
-
-
-def _row(values: dict[str, Any], columns: Columns, where: str, line_id: str, problems: Problems) -> InputRow:
-    text = _field(values, columns.text, where, problems) or ""
-    target = _field(values, columns.target, where, problems)
-    raw_id = _field(values, columns.id, where, problems)
-    return InputRow(raw_id if raw_id not in (None, "") else line_id, text.strip(),
-                    target.strip() if target and target.strip() else None, where)
-
-
-def _iter_csv(path: Path, columns: Columns, problems: Problems, delimiter: str) -> Iterator[InputRow]:
-    lines = _lines(path, problems)
-    reader = csv.reader((line for _, line in lines), delimiter=delimiter)
-    try:
-        header = next(reader)
-    except StopIteration:
-        return
-    except csv.Error as exc:
-        raise StanceError(f"{path}:1: invalid CSV header: {exc}") from None
-    if columns.text not in header:
-        raise StanceError(f"{path}:1: no column {columns.text!r} (the header has: {', '.join(header)}); "
-                          "name the text column with --text-column")
-    for start, _, cells in csv_records(reader):
-        if isinstance(cells, csv.Error):
-            problems.add(f"{path}:{start}", "", f"invalid CSV row: {cells}")
-            continue
-        where = f"{path}:{start}"
-        if len(cells) != len(header) and any(cell.strip() for cell in cells):
-            problems.add(where, "", f"{len(cells)} cells, the header has {len(header)}")
-            continue
-        yield _row(dict(zip(header, cells)), columns, where, str(start), problems)
+        values = row.values if not txt else {columns.text: row.values["text"]}
+        text = _field(values, columns.text, row.where, problems) or ""
+        target = _field(values, columns.target, row.where, problems)
+        raw_id = _field(values, columns.id, row.where, problems)
+        yield InputRow(raw_id if raw_id not in (None, "") else number, text.strip(),
+                       target.strip() if target and target.strip() else None, row.where)
 
 
 def scan_input(path: str | Path, columns: Columns, needs_target: bool) -> int:
@@ -261,15 +204,16 @@ def classify_rows(classifier: StanceClassifier, rows: Iterator[InputRow], handle
 
 def classify_file(classifier: StanceClassifier, path: str | Path, output: str | Path | None = None, *,
                   fmt: str = "jsonl", target: str | None = None, columns: Columns = Columns(),
-                  chunk_size: int = 2048, progress: bool = True) -> Summary:
+                  chunk_size: int = 2048, progress: bool | None = None) -> Summary:
     """``stance predict --input``: validate the file, then stream it through the classifier."""
     from tqdm.auto import tqdm
 
     needs_target = target is None and not classifier.default_target
     total = scan_input(path, columns, needs_target)
     summary = Summary(output=str(output or "stdout"))
-    with open_output(output) as handle, tqdm(total=total, unit="text", disable=not progress,
-                                             file=sys.stderr, desc="classifying") as bar:
+    show = progress_enabled() if progress is None else progress
+    with open_output(output) as handle, tqdm(total=total, unit="text", disable=not show, file=sys.stderr,
+                                             desc="classifying") as bar:
         problems = Problems()
         classify_rows(classifier, iter_input(path, columns, problems), handle, fmt, target, summary,
                       chunk_size=chunk_size, progress=bar, id_width=max(6, len(str(total))))
@@ -303,7 +247,8 @@ def read_article(path: str | Path) -> str:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise StanceError(f"{path}:{line}: bytes that are not UTF-8") from None
+        offset = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1)
+        raise StanceError(f"{path}:{line}: {not_utf8(offset)}") from exc
     if not text.strip():
         raise StanceError(f"{path}: the article is empty; nothing to classify")
     return text
@@ -315,13 +260,13 @@ def article_table(name: str, result: ArticleResult, width: int = 100) -> str:
     lines = [name, f"target: {result.target}", "", f"{'#':>3}  {'stance':<11} {'score':>5}  sentence"]
     for s in result.sentences:
         mark = "*" if s.index in marks else " "
-        lines.append(f"{s.index + 1:>3} {mark}{s.label:<11} {s.scores[s.label]:5.2f}  "
+        lines.append(f"{s.number:>3} {mark}{s.label:<11} {s.scores[s.label]:5.2f}  "
                      f"{_wrap(s.text, width - 24, 24)}")
     counts = ", ".join(f"{result.counts[label]} {label}" for label in LABELS)
     lines += ["", f"verdict: {result.label.upper()} ({counts}; {len(result.sentences)} sentences)",
               f"why:     {result.reason}",
               f"rule:    {result.rule}",
-              "deciding sentences (*): " + (", ".join(str(i + 1) for i in sorted(result.deciding)) or "none")]
+              "deciding sentences (*): " + (", ".join(str(result.sentences[i].number) for i in sorted(result.deciding)) or "none")]
     return "\n".join(lines) + "\n"
 
 
@@ -346,7 +291,7 @@ def classify_articles(classifier: StanceClassifier, paths: Sequence[str | Path],
                 handle.write(json.dumps({"article": str(path), **result.to_dict()}, ensure_ascii=False) + "\n")
             elif writer:
                 for s in result.sentences:
-                    writer.writerow([str(path), s.index + 1, s.start, s.end, s.text, s.label,
+                    writer.writerow([str(path), s.number, s.start, s.end, s.text, s.label,
                                      *(f"{s.scores[label]:.6f}" for label in LABELS),
                                      int(s.index in result.deciding), result.label])
             else:

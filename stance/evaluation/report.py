@@ -1,45 +1,16 @@
-"""Writing an :class:`~stance.evaluate.Evaluation` to a report folder.
+"""Writing an :class:`~stance.evaluation.evaluate.Evaluation` to a report folder.
 
 Files written into ``DIR`` (those of an earlier report there are replaced; nothing else is touched)::
 
     report.html                      one self-contained page: figures embedded as base64 PNGs, no
                                      network, readable offline in any browser
     report.md                        the same content as Markdown, linking the PNG files below
-    metrics.json                     the machine-readable results (schema below); the publishing step reads it
+    metrics.json                     the machine-readable results; the publishing step reads it
     predictions.jsonl                one row per example: id, target, text, gold, predicted, correct,
                                      confidence, scores {label: probability} (+ source, phenomena if present)
     confusion_matrix.png, confusion_matrix_normalized.png, reliability.png, per_class_f1.png
 
-``metrics.json`` schema (``schema_version`` 1; a change that breaks readers bumps the version)::
-
-    {"schema_version": 1,
-     "model": str,                                    # the model folder or hub id evaluated
-     "data": {"path": str, "split": str | null,       # split: "test" etc., null for a plain file
-              "n_examples": int, "targets": [str]},
-     "labels": ["supportive", "denying", "neutral"],
-     "metrics": {"accuracy": float, "macro_f1": float, "micro_f1": float, "weighted_f1": float},
-     "confidence_intervals": {                        # percentile bootstrap over examples
-         "accuracy": {"low": float, "high": float, "level": 0.95, "resamples": int, "seed": int},
-         "macro_f1": {... the same keys}},
-     "per_class": {label: {"precision": float, "recall": float, "f1": float, "support": int,
-                           "f1_ci": {"low": float, "high": float}}},
-     "confusion_matrix": {"labels": [...], "counts": [[int]]},     # rows = gold, columns = predicted
-     "calibration": {"ece": float, "bins": int},      # top-label confidence, equal-width bins
-     "baselines": {"majority": {"accuracy": float, "macro_f1": float, "micro_f1": float,
-                                "weighted_f1": float},
-                   "tfidf_logreg": {... the same keys}},  # {} (or a key absent) when not trained
-     "breakdowns": {"source" | "target" | "phenomena":          # {} when the data lacks the column
-                    {value: {"n": int, "accuracy": float, "macro_f1": float}}},
-     "errors": {"confident_wrong": [{"id", "text", "gold", "predicted", "confidence"}],
-                "unsure_right": [... the same keys]},
-     "notes": [str],                                  # e.g. why baselines were skipped
-     "images": {"confusion_matrix": "confusion_matrix.png",
-                "confusion_matrix_normalized": "confusion_matrix_normalized.png",
-                "reliability": "reliability.png", "per_class_f1": "per_class_f1.png"}}
-                                                      # file names relative to metrics.json's folder
-
-In ``breakdowns`` a row counts once under each of its phenomena tags; ``"(none)"`` collects rows without a
-tag (or without a source), and a slice's macro-F1 averages the labels present in that slice.
+``metrics.json`` is the typed record of :mod:`stance.evaluation.schema` (the one definition of its fields).
 """
 
 from __future__ import annotations
@@ -50,13 +21,17 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..layout import (
+    METRICS_FILE,
+    PREDICTIONS_FILE,
+    REPORT_HTML,
+    REPORT_MARKDOWN,
+    atomic_write_text,
+)
 from . import plots
 from .evaluate import Evaluation
+from .schema import BASELINE_NAMES, HEADLINE, MetricsFile, format_interval
 
-METRICS_FILE = "metrics.json"
-PREDICTIONS_FILE = "predictions.jsonl"
-MARKDOWN_FILE = "report.md"
-HTML_FILE = "report.html"
 IMAGES = {"confusion_matrix": "confusion_matrix.png",
           "confusion_matrix_normalized": "confusion_matrix_normalized.png",
           "reliability": "reliability.png", "per_class_f1": "per_class_f1.png"}
@@ -65,8 +40,6 @@ CAPTIONS = {"confusion_matrix": "Confusion matrix, counts (rows: gold, columns: 
                                            "(the diagonal is recall)",
             "reliability": "Reliability diagram: accuracy per confidence bin against the diagonal",
             "per_class_f1": "Per-class F1 with its 95% bootstrap interval"}
-HEADLINE = ("accuracy", "macro_f1", "micro_f1", "weighted_f1")
-BASELINE_NAMES = {"majority": "majority class", "tfidf_logreg": "TF-IDF + logistic regression"}
 Table = tuple[list[str], list[list[str]]]  # header, rows
 Section = tuple[str, str, Table | None, list[str]]  # title, explanation, table, figure keys
 
@@ -75,19 +48,18 @@ def write_report(evaluation: Evaluation, output_dir: str | Path) -> Path:
     """Write every file listed in the module docstring; returns the path of ``report.html``."""
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    results = {**evaluation.results, "images": dict(IMAGES)}
+    results = evaluation.results.model_copy(update={"images": dict(IMAGES)})
     cm = results["confusion_matrix"]
     plots.confusion_matrix(cm["counts"], cm["labels"], out / IMAGES["confusion_matrix"])
     plots.confusion_matrix(cm["counts"], cm["labels"], out / IMAGES["confusion_matrix_normalized"], normalize=True)
     plots.reliability(evaluation.reliability, results["calibration"]["ece"], out / IMAGES["reliability"])
     plots.per_class_f1(results["per_class"], out / IMAGES["per_class_f1"])
-    (out / METRICS_FILE).write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", "utf-8")
-    with (out / PREDICTIONS_FILE).open("w", encoding="utf-8") as handle:
-        for row in evaluation.predictions:
-            handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-    (out / MARKDOWN_FILE).write_text(markdown(results), "utf-8")
-    (out / HTML_FILE).write_text(to_html(results, out), "utf-8")
-    return out / HTML_FILE
+    results.write(out / METRICS_FILE)
+    atomic_write_text(out / PREDICTIONS_FILE, "".join(json.dumps(row, ensure_ascii=False, default=str) + "\n"
+                                                      for row in evaluation.predictions))
+    atomic_write_text(out / REPORT_MARKDOWN, markdown(results))
+    atomic_write_text(out / REPORT_HTML, to_html(results, out))
+    return out / REPORT_HTML
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -97,11 +69,11 @@ def _f(value: float) -> str:
     return f"{value:.3f}"
 
 
-def _ci(ci: dict[str, float]) -> str:
-    return f"[{_f(ci['low'])}, {_f(ci['high'])}]"
+def _ci(ci: Any) -> str:
+    return format_interval(ci["low"], ci["high"])
 
 
-def _summary_table(r: dict[str, Any]) -> Table:
+def _summary_table(r: MetricsFile) -> Table:
     header = ["", *HEADLINE]
     rows = [["**this model**", *(_f(r["metrics"][k]) for k in HEADLINE)]]
     ci = r["confidence_intervals"]
@@ -112,13 +84,13 @@ def _summary_table(r: dict[str, Any]) -> Table:
     return header, rows
 
 
-def _per_class_table(r: dict[str, Any]) -> Table:
+def _per_class_table(r: MetricsFile) -> Table:
     rows = [[label, _f(c["precision"]), _f(c["recall"]), _f(c["f1"]), _ci(c["f1_ci"]), str(c["support"])]
             for label, c in r["per_class"].items()]
     return ["label", "precision", "recall", "F1", "F1 95% interval", "support"], rows
 
 
-def _confusion_table(r: dict[str, Any]) -> Table:
+def _confusion_table(r: MetricsFile) -> Table:
     labels = r["confusion_matrix"]["labels"]
     rows = [[f"gold {label}", *map(str, counts)] for label, counts in zip(labels, r["confusion_matrix"]["counts"])]
     return ["", *(f"predicted {label}" for label in labels)], rows
@@ -134,7 +106,7 @@ def _error_table(errors: list[dict[str, Any]]) -> Table:
     return ["id", "text", "gold", "predicted", "confidence"], rows
 
 
-def _intro(r: dict[str, Any]) -> list[str]:
+def _intro(r: MetricsFile) -> list[str]:
     data = r["data"]
     split = f" ({data['split']} split)" if data["split"] else ""
     lines = [f"Model: {r['model']}", f"Data: {data['path']}{split}, {data['n_examples']} examples",
@@ -145,7 +117,7 @@ def _intro(r: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _sections(r: dict[str, Any]) -> list[Section]:
+def _sections(r: MetricsFile) -> list[Section]:
     """(title, explanation, table, figure keys) in report order."""
     ece = r["calibration"]
     out: list[Section] = [
@@ -183,7 +155,7 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def markdown(r: dict[str, Any]) -> str:
+def markdown(r: MetricsFile) -> str:
     parts = ["# Stance evaluation report\n", "\n".join(f"- {line}" for line in _intro(r)) + "\n"]
     for title, note, table, figures in _sections(r):
         parts.append(f"## {title}\n")
@@ -257,7 +229,7 @@ def _figure(key: str, path: Path) -> str:
             f"<figcaption>{caption}</figcaption></figure>")
 
 
-def to_html(r: dict[str, Any], folder: Path) -> str:
+def to_html(r: MetricsFile, folder: Path) -> str:
     """The whole report as one HTML page; the PNGs in ``folder`` are embedded."""
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">',

@@ -1,10 +1,10 @@
 """K-fold cross-validation: grouped by a column, stratified by label, one full training run per fold.
 
 Every labelled example of the config (its train, dev and test files together) is assigned to one of K
-folds with :func:`stance.splits.group_folds` (seeded with ``training.seed``): all rows sharing a value of
+folds with :func:`stance.data.splits.group_folds` (seeded with ``training.seed``): all rows sharing a value of
 the ``group_by`` column (an article, a claim) fall in one fold, and rows with the same text are joined
 into one group too, so no sentence is in train and test at once. For fold k the model is trained with
-:func:`stance.train.train` on the other folds (a grouped slice of them, ``data.dev_fraction``, is the dev
+:func:`stance.training.train` on the other folds (a grouped slice of them, ``data.dev_fraction``, is the dev
 set for early stopping) and scored on fold k.
 
 Output folder (``DIR``)::
@@ -22,6 +22,7 @@ Output folder (``DIR``)::
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,16 +30,27 @@ from typing import Any
 
 import numpy as np
 
-from .config import StanceConfig, replace
-from .data import load_splits
-from .errors import StanceError
-from .evaluate import calibration, predict_probs, prediction_rows
-from .labels import LABEL2ID, LABELS
-from .metrics import compute_metrics
-from .modeling import load_trained
-from .readers import is_missing
-from .splits import group_folds
-from .train import CHECKPOINT_DIR, MODEL_DIR, train
+from ..config import StanceConfig, replace
+from ..data.examples import load_splits, write_jsonl
+from ..data.fields import is_missing, normalize_text
+from ..data.splits import group_folds
+from ..errors import StanceError
+from ..evaluation.evaluate import predict_probs, prediction_rows
+from ..evaluation.metrics import compute_metrics
+from ..evaluation.statistics import calibration
+from ..labels import LABEL2ID, LABELS
+from ..layout import (
+    CHECKPOINT_DIR,
+    CV_METRICS_FILE,
+    CV_REPORT_FILE,
+    PREDICTIONS_FILE,
+    atomic_write_text,
+    claim_output_dir,
+)
+from ..modeling.loading import load_trained
+from .trainer import train
+
+log = logging.getLogger(__name__)
 
 GROUP_COLUMN = "cv_group"  # the column written into each fold's files that holds the grouping used
 METRICS = ("accuracy", "macro_f1", "micro_f1", "weighted_f1", *(f"f1_{label}" for label in LABELS), "ece")
@@ -83,17 +95,10 @@ def group_values(rows: list[dict[str, Any]], group_by: str, config: StanceConfig
 
     first: dict[str, str] = {}
     for row, group in zip(rows, raw):
-        key = " ".join(row["text"].split()).casefold()
+        key = normalize_text(row["text"])
         other = first.setdefault(key, group)
         parent[find(group)] = find(other)
     return [find(g) for g in raw]
-
-
-def _write_jsonl(rows: list[dict[str, Any]], path: Path) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps({k: v for k, v in row.items() if k != "group"}, ensure_ascii=False,
-                                    default=str) + "\n")
 
 
 def _dev_slice(labels: list[str], groups: list[str], fraction: float, seed: int) -> np.ndarray:
@@ -116,7 +121,7 @@ def fold_files(rows: list[dict[str, Any]], groups: list[str], held: np.ndarray, 
         parts = {"train": rest, "test": np.sort(held)}
     folder.mkdir(parents=True, exist_ok=True)
     for name, index in parts.items():
-        _write_jsonl([{**rows[i], GROUP_COLUMN: groups[i]} for i in index], folder / f"{name}.jsonl")
+        write_jsonl([{**rows[i], GROUP_COLUMN: groups[i]} for i in index], folder / f"{name}.jsonl")
     files = {name: str(folder / f"{name}.jsonl") for name in parts}
     files.setdefault("dev", None)
     return replace(config, data={**files, "text_column": "text", "target_column": "target", "label_column": "label",
@@ -142,11 +147,7 @@ def cross_validate(config: StanceConfig, output_dir: str | Path, n_folds: int, g
     groups = group_values(rows, group_by, config)
     labels = [row["label"] for row in rows]
     folds = group_folds(labels, groups, n_folds, config.training.seed)
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise StanceError(f"{out}: output folder already exists; pass --overwrite to replace it")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+    claim_output_dir(out, overwrite=overwrite)
 
     per_fold, predictions = [], []
     for k, held in enumerate(folds, 1):
@@ -164,15 +165,13 @@ def cross_validate(config: StanceConfig, output_dir: str | Path, n_folds: int, g
         shutil.rmtree(folder / "run" / CHECKPOINT_DIR, ignore_errors=True)
         if not keep_models:
             shutil.rmtree(result.model_dir, ignore_errors=True)
-        print(f"fold {k}/{n_folds}: macro-F1 {scores['macro_f1']:.4f}, accuracy {scores['accuracy']:.4f} "
-              f"({len(test)} held-out examples)", flush=True)
+        log.info("fold %d/%d: macro-F1 %.4f, accuracy %.4f (%d held-out examples)", k, n_folds,
+                 scores["macro_f1"], scores["accuracy"], len(test))
 
     summary = summarise(per_fold, predictions, n_folds=n_folds, group_by=group_by, seed=config.training.seed)
-    (out / "cv_metrics.json").write_text(json.dumps(summary, indent=2) + "\n", "utf-8")
-    (out / "cv_report.md").write_text(cv_markdown(summary), "utf-8")
-    with (out / "predictions.jsonl").open("w", encoding="utf-8") as handle:
-        for row in predictions:
-            handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+    atomic_write_text(out / CV_METRICS_FILE, json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(out / CV_REPORT_FILE, cv_markdown(summary))
+    write_jsonl(predictions, out / PREDICTIONS_FILE)
     return CVResult(out, summary)
 
 

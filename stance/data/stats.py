@@ -6,9 +6,7 @@ Used by ``stance data stats`` and by ``scripts/dataset_card_stats.py`` (which wr
 
 from __future__ import annotations
 
-import ast
 import json
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -18,9 +16,11 @@ from typing import Any
 import numpy as np
 from datasets import Dataset
 
-from .config import EMBEDDED_BASE, StanceConfig
-from .data import expand_paths, read_files
-from .labels import LABELS
+from ..config import DataConfig, StanceConfig
+from ..labels import LABELS
+from .examples import read_files
+from .fields import parse_tags
+from .formats import expand_paths
 
 PERCENTILES = (50, 90, 95, 99)
 ALL = "all"
@@ -47,22 +47,6 @@ class DataStats:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def parse_tags(value: Any) -> list[str]:
-    """Phenomena as a list, whether stored as a list, a JSON/Python list literal or ``a;b|c`` text."""
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple)):
-        return [str(v) for v in value]
-    text = str(value).strip()
-    if text.startswith("["):
-        for parse in (json.loads, ast.literal_eval):
-            try:
-                return [str(v) for v in parse(text)]
-            except (ValueError, SyntaxError):
-                continue
-    return [tag.strip() for tag in re.split(r"[,;|]", text) if tag.strip()]
 
 
 def _table(parts: dict[str, Dataset], values: dict[str, Iterable[Iterable[str]]],
@@ -125,20 +109,6 @@ def token_lengths(parts: dict[str, Dataset], tokenizer: Any, max_length: int,
     return out
 
 
-def load_tokenizer(base: str) -> Any:
-    """The base model's tokenizer ("embedded", a local folder or a hub id) — stats need no model weights."""
-    from transformers import AutoTokenizer
-
-    from .errors import StanceError
-    from .modeling import resolve_base
-
-    source = resolve_base(base)
-    try:
-        return AutoTokenizer.from_pretrained(source)
-    except OSError as exc:
-        raise StanceError(f"model.base: cannot load the tokenizer of {base!r}: {exc}") from None
-
-
 def part_names(paths: Sequence[str | Path]) -> dict[str, Path]:
     """Short names for the files: their stems (``train``, ``dev``) when unique, else the paths."""
     expanded = expand_paths(list(paths))
@@ -148,13 +118,12 @@ def part_names(paths: Sequence[str | Path]) -> dict[str, Path]:
     return {str(p): p for p in expanded}
 
 
-def describe_files(paths: Sequence[str | Path], config: StanceConfig, *, tokens: bool = True) -> DataStats:
-    """Read (and validate) the files, then :func:`compute_stats` with the config's base tokenizer."""
+def describe_files(paths: Sequence[str | Path], config: StanceConfig, *, tokenizer: Any = None,
+                   tokenizer_name: str | None = None) -> DataStats:
+    """Read (and validate) the files, then :func:`compute_stats` (token lengths when a tokenizer is given:
+    :func:`stance.modeling.load_tokenizer` loads the config's base one)."""
     parts = read_files(part_names(paths), config.data, labelled=False, leakage=False)
-    tokenizer = load_tokenizer(config.model.base) if tokens else None
-    base = config.model.base
-    name = "all-MiniLM-L6-v2 (embedded)" if base == EMBEDDED_BASE else base
-    return compute_stats(parts, tokenizer, max_length=config.model.max_length, tokenizer_name=name)
+    return compute_stats(parts, tokenizer, max_length=config.model.max_length, tokenizer_name=tokenizer_name)
 
 
 def _markdown(title: str, table: dict[str, dict[str, int]], totals: dict[str, int],
@@ -204,8 +173,6 @@ def article_labels(path: str | Path) -> dict[str, dict[str, int]]:
 def corpus_tables(data_dir: str | Path = "data", tokenizer: Any = None, tokenizer_name: str | None = None,
                   max_length: int = 128) -> str:
     """The count tables of the shipped corpus's dataset card (``data/README.md``), from its files."""
-    from .config import DataConfig
-
     data_dir = Path(data_dir)
     parts = read_files({name: data_dir / f"{name}.jsonl" for name in ("train", "dev", "test")}, DataConfig())
     stats = compute_stats(parts, tokenizer, max_length=max_length, tokenizer_name=tokenizer_name)

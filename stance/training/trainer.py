@@ -1,21 +1,17 @@
 """Fine-tuning a (target, text) pair classifier with the transformers Trainer.
 
-Output folder layout (``DIR``)::
-
-    DIR/model/             a standard Hugging Face model folder (safetensors, tokenizer, id2label, target)
-    DIR/checkpoints/       rotating Trainer checkpoints, what --resume continues from
-    DIR/config.yaml        the resolved config (every field, overrides applied)
-    DIR/train_log.jsonl    one JSON object per logging step and per evaluation
-    DIR/train_metrics.json final dev metrics, label counts, timings, library versions
+The output folder's files are those of :mod:`stance.layout`. Progress is one training bar and one log line
+per evaluation (the ``stance`` logger); every logging step and evaluation also goes to ``train_log.jsonl``.
+A resumed run says which checkpoint it continues, drops the log records after that checkpoint (they are
+written again) and counts training time across both runs.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
-import re
 import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +23,7 @@ from transformers import (
     DataCollatorWithPadding,
     EarlyStoppingCallback,
     PreTrainedTokenizerBase,
+    ProgressCallback,
     Trainer,
     TrainerCallback,
     TrainingArguments,
@@ -34,21 +31,33 @@ from transformers import (
 )
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-from . import modeling
-from .augment import target_swap
-from .config import StanceConfig
-from .data import label_counts, load_splits
-from .errors import StanceError
-from .labels import LABEL2ID, LABELS
-from .losses import PairLoss, rdrop_loss
-from .metrics import compute_metrics
+from ..config import StanceConfig
+from ..data.augment import target_swap
+from ..data.examples import load_splits
+from ..errors import StanceError
+from ..evaluation.metrics import compute_metrics
+from ..labels import LABEL2ID, label_counts
+from ..layout import (
+    CHECKPOINT_DIR,
+    MODEL_CONFIG_FILE,
+    MODEL_DIR,
+    RUN_CONFIG_FILE,
+    TRAIN_LOG_FILE,
+    TRAIN_METRICS_FILE,
+    claim_output_dir,
+)
+from ..modeling.build import build
+from .callbacks import (
+    CheckpointTimer,
+    JsonlLog,
+    TrainingBar,
+    checkpoint_step,
+    resume_state,
+)
+from .losses import PairLoss, class_weights, rdrop_loss
+from .optimizers import layerwise_optimizer
 
-MODEL_DIR = "model"
-CHECKPOINT_DIR = "checkpoints"
-CONFIG_FILE = "config.yaml"
-LOG_FILE = "train_log.jsonl"
-METRICS_FILE = "train_metrics.json"
-MODEL_CONFIG_COPY = "stance_config.yaml"  # the resolved config, also inside the model folder
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -67,15 +76,9 @@ def prepare_output(output_dir: Path, *, resume: bool, overwrite: bool) -> None:
     """Refuse to write over an existing run unless asked to resume it or overwrite it."""
     if resume and overwrite:
         raise StanceError("--resume and --overwrite exclude each other")
-    if not is_main_process():  # rank 0 checks; other ranks must not race it on a folder it creates
-        return
-    if output_dir.exists() and any(output_dir.iterdir()):
-        if overwrite:
-            shutil.rmtree(output_dir)
-        elif not resume:
-            raise StanceError(f"{output_dir}: output folder already exists; pass --resume to continue its "
-                              "last checkpoint or --overwrite to replace it")
-    output_dir.mkdir(parents=True, exist_ok=True)
+    if is_main_process():  # rank 0 checks; other ranks must not race it on a folder it creates
+        claim_output_dir(output_dir, overwrite=overwrite, resume=resume,
+                         hint="pass --resume to continue its last checkpoint or --overwrite to replace it")
 
 
 def last_complete_checkpoint(folder: Path) -> str | None:
@@ -92,7 +95,7 @@ def last_complete_checkpoint(folder: Path) -> str | None:
         if (path / "trainer_state.json").is_file():
             return str(path)
         if is_main_process():
-            print(f"{path}: incomplete checkpoint (the run was killed while saving it); removing it", flush=True)
+            log.warning("%s: incomplete checkpoint (the run was killed while saving it); removing it", path)
             shutil.rmtree(path, ignore_errors=True)
     return None
 
@@ -108,15 +111,6 @@ def encode(ds: Dataset, tokenizer: PreTrainedTokenizerBase, max_length: int) -> 
     return ds.map(batch, batched=True, remove_columns=ds.column_names, desc="tokenising")
 
 
-def class_weights(labels: list[str]) -> torch.Tensor:
-    """Inverse-frequency weights normalised to mean 1; a label absent from training gets weight 1."""
-    counts = np.array([labels.count(label) for label in LABELS], dtype=float)
-    present = counts > 0
-    weights = np.ones(len(LABELS))
-    weights[present] = counts[present].sum() / (present.sum() * counts[present])
-    return torch.tensor(weights / weights[present].mean(), dtype=torch.float32)
-
-
 class PairTrainer(Trainer):
     """The Trainer with R-Drop: when ``rdrop`` > 0, each training batch runs twice (stacked, one forward
     pass) under different dropout masks; evaluation and prediction are unchanged."""
@@ -125,7 +119,7 @@ class PairTrainer(Trainer):
         super().__init__(*args, **kwargs)
         self.rdrop = rdrop
 
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if not (self.rdrop > 0 and model.training and "labels" in inputs):
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         labels = inputs["labels"]
@@ -134,49 +128,6 @@ class PairTrainer(Trainer):
         logits_a, logits_b = outputs.logits.chunk(2)
         loss = rdrop_loss(self.compute_loss_func, logits_a, logits_b, labels, self.rdrop, num_items_in_batch)
         return (loss, {"logits": logits_a}) if return_outputs else loss
-
-
-class JsonlLog(TrainerCallback):
-    """Appends every log and evaluation to a JSON-lines file and prints one line per evaluation."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001 - Trainer's signature
-        if state.is_world_process_zero and logs:
-            record = {"epoch": state.epoch, "step": state.global_step, **logs}
-            with self.path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(record) + "\n")
-
-    def on_evaluate(self, args, state, control, metrics=None, **kwargs):  # noqa: ANN001
-        if state.is_world_process_zero and metrics:
-            print(f"epoch {state.epoch:.2f}: dev macro-F1 {metrics.get('eval_macro_f1', float('nan')):.4f}, "
-                  f"accuracy {metrics.get('eval_accuracy', float('nan')):.4f}, "
-                  f"loss {metrics.get('eval_loss', float('nan')):.4f}", flush=True)
-
-
-def layerwise_optimizer(model: torch.nn.Module, learning_rate: float, decay: float,
-                        weight_decay: float) -> torch.optim.Optimizer:
-    """AdamW whose learning rate shrinks by ``decay`` per layer from the top (head) down to the embeddings.
-
-    Lower layers hold general language knowledge worth keeping; the head and top layers adapt most.
-    """
-    n_layers = int(getattr(model.config, "num_hidden_layers", 0))
-
-    def depth(name: str) -> int:  # 0 = embeddings ... n_layers + 1 = pooler and classifier
-        if "embeddings" in name:
-            return 0
-        found = re.search(r"\.layer\.(\d+)\.", name)
-        return int(found.group(1)) + 1 if found else n_layers + 1
-
-    groups: dict[tuple[int, bool], list[torch.nn.Parameter]] = {}
-    for name, param in model.named_parameters():
-        if param.requires_grad:
-            no_decay = param.ndim < 2  # biases and LayerNorm weights
-            groups.setdefault((depth(name), no_decay), []).append(param)
-    params = [{"params": p, "lr": learning_rate * decay ** (n_layers + 1 - d),
-               "weight_decay": 0.0 if no_decay else weight_decay} for (d, no_decay), p in sorted(groups.items())]
-    return torch.optim.AdamW(params, lr=learning_rate)
 
 
 def _trainer_metrics(prediction: Any) -> dict[str, float]:
@@ -225,16 +176,16 @@ def training_arguments(config: StanceConfig, checkpoints: Path, has_dev: bool = 
 
 
 def _callbacks(config: StanceConfig, output_dir: Path, has_dev: bool = True) -> list[TrainerCallback]:
-    callbacks: list[TrainerCallback] = [JsonlLog(output_dir / LOG_FILE)]
+    callbacks: list[TrainerCallback] = [JsonlLog(output_dir / TRAIN_LOG_FILE)]
     if config.training.early_stopping_patience is not None and has_dev:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.training.early_stopping_patience))
     if config.training.tensorboard and is_main_process():
         try:
             from torch.utils.tensorboard import SummaryWriter
             from transformers.integrations import TensorBoardCallback
-        except ImportError:
+        except ImportError as exc:
             raise StanceError("training.tensorboard: install the 'tensorboard' extra "
-                              "(pip install 'stance[tensorboard]')") from None
+                              "(pip install 'stance[tensorboard]')") from exc
         callbacks.append(TensorBoardCallback(tb_writer=SummaryWriter(str(output_dir / "tensorboard"))))
     return callbacks
 
@@ -255,23 +206,30 @@ def train(config: StanceConfig, output_dir: str | Path, *, resume: bool = False,
     prepare_output(output_dir, resume=resume, overwrite=overwrite)
     checkpoints = output_dir / CHECKPOINT_DIR
     last = last_complete_checkpoint(checkpoints) if resume else None
+    before = 0.0
     if resume and last is None and is_main_process():
-        print(f"{output_dir}: no checkpoint to resume from; starting from the beginning", flush=True)
+        log.info("%s: no checkpoint to resume from; starting from the beginning", output_dir)
     if last is None and is_main_process():
-        (output_dir / LOG_FILE).unlink(missing_ok=True)
+        (output_dir / TRAIN_LOG_FILE).unlink(missing_ok=True)
+    elif last is not None:
+        before = resume_state(output_dir, last) if is_main_process() else 0.0
+        log.info("resuming from %s (step %d, %.0f s of training so far)", last, checkpoint_step(last), before)
 
     if config.training.target_swap > 0:
         splits["train"] = target_swap(splits["train"], config.training.target_swap, config.training.seed)
     set_seed(config.training.seed)
     corpus = list(splits["train"]["target"][:1]) + list(splits["train"]["text"])
-    model, tokenizer = modeling.build(config.model, config.data.default_target, corpus, config.training.seed)
+    model, tokenizer = build(config.model, config.data.default_target, corpus, config.training.seed)
     encoded = DatasetDict({name: encode(ds, tokenizer, config.model.max_length)
                            for name, ds in splits.items() if name in ("train", "dev")})
     weights = class_weights(list(splits["train"]["label"])) if config.training.class_weights else None
     has_dev = "dev" in encoded
     if not has_dev and is_main_process():
-        print("no dev split (data.dev: null, data.dev_fraction: 0): training for the configured epochs "
-              "and keeping the last one; no early stopping", flush=True)
+        log.info("no dev split (data.dev: null, data.dev_fraction: 0): training for the configured epochs "
+                 "and keeping the last one; no early stopping")
+    log.info("training on %d pairs (%s), %s epochs, batch size %d", len(encoded["train"]),
+             ", ".join(f"{n} {label}" for label, n in label_counts(splits["train"]["label"]).items()),
+             f"{config.training.epochs:g}", config.training.batch_size)
 
     trainer = PairTrainer(
         model=model,
@@ -286,19 +244,26 @@ def train(config: StanceConfig, output_dir: str | Path, *, resume: bool = False,
         optimizers=(_optimizer(config, model), None),
         rdrop=config.training.rdrop,
     )
-    started = time.perf_counter()
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(TrainingBar())
+    timer = CheckpointTimer(before)
+    trainer.add_callback(timer)
     trainer.train(resume_from_checkpoint=last)
-    seconds = time.perf_counter() - started
+    seconds = timer.elapsed()
+    for callback in trainer.callback_handler.callbacks:
+        if isinstance(callback, JsonlLog):
+            callback.finished = True
     dev = trainer.evaluate() if has_dev else {}
     model_dir = output_dir / MODEL_DIR
     if trainer.is_world_process_zero():
         trainer.save_model(str(model_dir))  # safetensors weights + tokenizer + config.json
         (model_dir / "training_args.bin").unlink(missing_ok=True)  # a pickle: never ship one
-        config.save(output_dir / CONFIG_FILE)
-        config.save(model_dir / MODEL_CONFIG_COPY)
+        config.save(output_dir / RUN_CONFIG_FILE)
+        config.save(model_dir / MODEL_CONFIG_FILE)
         summary = _summary(config, splits, dev, seconds, trainer)
-        (output_dir / METRICS_FILE).write_text(json.dumps(summary, indent=2), "utf-8")
-        (model_dir / METRICS_FILE).write_text(json.dumps(summary, indent=2), "utf-8")
+        (output_dir / TRAIN_METRICS_FILE).write_text(json.dumps(summary, indent=2), "utf-8")
+        (model_dir / TRAIN_METRICS_FILE).write_text(json.dumps(summary, indent=2), "utf-8")
+        log.info("model saved to %s (%.0f s of training)", model_dir, seconds)
     trainer.accelerator.wait_for_everyone()
     return TrainResult(output_dir, model_dir, dev, splits)
 
@@ -312,7 +277,7 @@ def _summary(config: StanceConfig, splits: DatasetDict, dev: dict[str, Any], sec
         "best_checkpoint": Path(trainer.state.best_model_checkpoint).name if trainer.state.best_model_checkpoint else None,
         "epochs_run": trainer.state.epoch,
         "train_seconds": round(seconds, 2),
-        "label_counts": {name: label_counts(ds) for name, ds in splits.items()},
+        "label_counts": {name: label_counts(ds["label"]) for name, ds in splits.items()},
         "base_model": config.model.base if config.model.init == "pretrained" else "random (model.architecture)",
         "versions": {"stance": _version(), "transformers": transformers.__version__, "torch": torch.__version__},
         "world_size": trainer.args.world_size,

@@ -1,12 +1,12 @@
-"""Optional ONNX Runtime backend for :class:`~stance.predict.StanceClassifier` (``pip install 'stance[onnx]'``).
+"""Optional ONNX Runtime backend of :class:`~stance.inference.scorer.PairScorer` (``pip install 'stance[onnx]'``).
 
 ``StanceClassifier.from_pretrained(path, backend="onnx")`` (``stance predict ... --onnx``) exports the loaded
 classifier once with ``torch.onnx.export`` (the ``torch.export``-based exporter, dynamic batch and sequence
 axes) and runs it with ONNX Runtime on the CPU at full float32 precision, with the same length-sorted,
 dynamically padded batches as the PyTorch path. Labels are the same; scores agree to about 1e-6.
 
-The exported graph is cached under ``$STANCE_CACHE/onnx/<key>/model.onnx`` (default
-``~/.cache/stance/onnx``, or ``$XDG_CACHE_HOME/stance/onnx``), where ``key`` is a SHA-256 of the loaded
+The exported graph is cached under ``<cache>/onnx/<key>/model.onnx`` (:func:`stance.layout.cache_root`:
+``$STANCE_HOME``, default ``~/.cache/stance`` or ``$XDG_CACHE_HOME/stance``), where ``key`` is a SHA-256 of the loaded
 weights (the safetensors tensors, byte for byte) and the model config: retraining a model into the same
 folder exports it afresh, and nothing is ever written into the model folder or downloaded. ONNX Runtime
 applies its graph optimisations when the session opens (so they always suit the CPU it runs on): the
@@ -22,7 +22,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 import shutil
 import tempfile
 import warnings
@@ -32,9 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import StanceError
-from .labels import LABELS
-from .modeling import TrainedModel
+from ..errors import StanceError
+from ..layout import cache_root
+from ..modeling.loading import TrainedModel
 
 EXPORT_FORMAT = 1  # part of the cache key: bump it when the export below changes
 INSTALL_HINT = "pip install 'stance[onnx]'"
@@ -44,21 +43,13 @@ OPTIMIZATION_LEVELS = {"basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTE
 DEFAULT_OPTIMIZATION = "basic"  # see the module docstring
 
 
-def cache_root() -> Path:
-    """Where stance keeps derived files: ``$STANCE_CACHE``, else ``$XDG_CACHE_HOME/stance`` or ``~/.cache/stance``."""
-    if os.environ.get("STANCE_CACHE"):
-        return Path(os.environ["STANCE_CACHE"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "stance"
-
-
 def require_onnxruntime() -> Any:
     """The ``onnxruntime`` module, or a :class:`StanceError` that says how to install it."""
     try:
         import onnxruntime
-    except ImportError:
+    except ImportError as exc:
         raise StanceError(f"the ONNX backend (--onnx) needs ONNX Runtime, which is not installed: "
-                          f"{INSTALL_HINT}") from None
+                          f"{INSTALL_HINT}") from exc
     return onnxruntime
 
 
@@ -118,13 +109,14 @@ def export_onnx(trained: TrainedModel, path: Path) -> None:
                                         dynamic_shapes=(tuple({0: batch, 1: sequence} for _ in names),))
             program.save(str(path), external_data=large)
     except ImportError as exc:  # the exporter needs onnx and onnxscript
-        raise StanceError(f"exporting to ONNX needs {exc.name or 'onnx and onnxscript'}: {INSTALL_HINT}") from None
+        raise StanceError(f"exporting to ONNX needs {exc.name or 'onnx and onnxscript'}: {INSTALL_HINT}") from exc
     except Exception as exc:  # the exporter's errors are many and deep; the user needs the gist
-        while exc.__cause__ is not None or exc.__context__ is not None:
-            exc = exc.__cause__ or exc.__context__
-        first = (str(exc).strip().splitlines() or [""])[0][:300]
-        raise StanceError(f"{trained.source}: could not export the model to ONNX ({type(exc).__name__}: {first}); "
-                          "use the PyTorch backend (drop --onnx)") from None
+        root = exc
+        while root.__cause__ is not None or root.__context__ is not None:
+            root = root.__cause__ or root.__context__
+        first = (str(root).strip().splitlines() or [""])[0][:300]
+        raise StanceError(f"{trained.source}: could not export the model to ONNX ({type(root).__name__}: {first}); "
+                          "use the PyTorch backend (drop --onnx)") from exc
 
 
 @contextlib.contextmanager
@@ -149,8 +141,8 @@ def cached_export(trained: TrainedModel, root: Path | None = None) -> Path:
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     except OSError as exc:
-        raise StanceError(f"{folder.parent}: cannot write the ONNX cache ({exc.strerror}); set STANCE_CACHE "
-                          "to a writable folder") from None
+        raise StanceError(f"{folder.parent}: cannot write the ONNX cache ({exc.strerror}); set STANCE_HOME "
+                          "to a writable folder") from exc
     try:
         export_onnx(trained, staging / "model.onnx")
         info = {"source": trained.source, "export_format": EXPORT_FORMAT, "inputs": input_names(trained)}
@@ -161,18 +153,17 @@ def cached_export(trained: TrainedModel, root: Path | None = None) -> Path:
             staging.rename(folder)
         except OSError as exc:  # another process finished the same export first: keep theirs
             if not path.is_file():
-                raise StanceError(f"{folder}: cannot write the ONNX cache ({exc.strerror})") from None
+                raise StanceError(f"{folder}: cannot write the ONNX cache ({exc.strerror})") from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return path
 
 
-class OnnxScorer:
-    """An ONNX Runtime session over the exported classifier; :meth:`score` mirrors
-    :func:`stance.modeling.score_pairs`."""
+class OnnxBackend:
+    """An ONNX Runtime session over the exported classifier: a backend of
+    :class:`~stance.inference.scorer.PairScorer`."""
 
-    def __init__(self, trained: TrainedModel, path: Path, threads: int | None = None,
-                 optimization: str = DEFAULT_OPTIMIZATION) -> None:
+    def __init__(self, path: Path, threads: int | None = None, optimization: str = DEFAULT_OPTIMIZATION) -> None:
         ort = require_onnxruntime()
         if optimization not in OPTIMIZATION_LEVELS:
             raise StanceError(f"unknown ONNX Runtime optimization level {optimization!r}; choose one of "
@@ -187,41 +178,23 @@ class OnnxScorer:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:
             raise StanceError(f"{path}: ONNX Runtime cannot open the exported model ({exc}); delete the file "
-                              "to export it again") from None
-        self.trained = trained
+                              "to export it again") from exc
         self.path = path
-        self.names = [i.name for i in self.session.get_inputs()]
+        self.name = "onnx"
+        self.input_names = [i.name for i in self.session.get_inputs()]
 
     @classmethod
     def for_model(cls, trained: TrainedModel, *, cache: Path | None = None, threads: int | None = None,
-                  optimization: str = DEFAULT_OPTIMIZATION) -> OnnxScorer:
+                  optimization: str = DEFAULT_OPTIMIZATION) -> OnnxBackend:
         """Export ``trained`` (or reuse the cached export) and open a session over it."""
         require_onnxruntime()  # before any export work
-        return cls(trained, cached_export(trained, cache), threads, optimization)
+        return cls(cached_export(trained, cache), threads, optimization)
 
-    def score(self, targets: Sequence[str], texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
-        """Probabilities of :data:`LABELS` for each (target, text) pair, in input order."""
-        if len(targets) != len(texts):
-            raise ValueError("targets and texts must have the same length")
-        out = np.zeros((len(texts), len(LABELS)), dtype=np.float32)
-        if not texts:
-            return out
-        tokenizer = self.trained.tokenizer
-        encoded = tokenizer(list(targets), list(texts), truncation="longest_first",
-                            max_length=self.trained.max_length)
-        features = [{name: encoded[name][i] for name in self.names} for i in range(len(texts))]
-        order = np.argsort([len(f["input_ids"]) for f in features], kind="stable")
-        for start in range(0, len(order), batch_size):
-            index = order[start:start + batch_size]
-            batch = tokenizer.pad([features[i] for i in index], return_tensors="np")
-            logits = self.session.run(["logits"], {n: batch[n].astype(np.int64) for n in self.names})[0]
-            out[index] = _softmax(logits.astype(np.float32))[:, self.trained.label_columns]
-        return out
+    def logits(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        return self.session.run(["logits"], {name: inputs[name].astype(np.int64) for name in self.input_names})[0]
 
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+    def describe(self) -> str:
+        return "float32, onnxruntime"
 
 
 def _torch_threads() -> int:

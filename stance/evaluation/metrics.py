@@ -14,7 +14,7 @@ import evaluate
 import numpy as np
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
-from .labels import LABELS
+from ..labels import LABELS
 
 _DESCRIPTION = ("Accuracy, macro/micro/weighted F1 and per-class precision, recall, F1 and support for "
                 "the stance labels supportive, denying, neutral (integer ids in that order).")

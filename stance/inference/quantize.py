@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import warnings
 
-from .errors import StanceError
+from ..errors import StanceError
 
 SCOPES = ("ffn", "encoder", "all")
 DEFAULT_SCOPE = "encoder"
@@ -32,7 +32,7 @@ _ENCODER = re.compile(r"(^|\.)(layer|layers|block|blocks)\.\d+\.")
 
 def quantizable_layers(model, scope: str = DEFAULT_SCOPE) -> list[str]:
     """Names of the ``nn.Linear`` modules that ``scope`` quantizes."""
-    import torch.nn as nn
+    from torch import nn
 
     if scope not in SCOPES:
         raise StanceError(f"quantization scope {scope!r} is unknown; choose one of {', '.join(SCOPES)}")
@@ -48,7 +48,11 @@ def quantizable_layers(model, scope: str = DEFAULT_SCOPE) -> list[str]:
 def quantize_model(model, scope: str = DEFAULT_SCOPE, per_channel: bool = True):
     """An int8 dynamically quantized copy of ``model`` (CPU only); the original is left untouched."""
     import torch
-    from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig, quantize_dynamic
+    from torch.ao.quantization import (
+        default_dynamic_qconfig,
+        per_channel_dynamic_qconfig,
+        quantize_dynamic,
+    )
 
     if torch.backends.quantized.engine in (None, "none") or not torch.backends.quantized.supported_engines:
         raise StanceError("int8 quantization is not supported by this torch build (no quantized engine)")

@@ -21,24 +21,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-from huggingface_hub import CommitOperationAdd, HfApi, constants, get_token
+from huggingface_hub import CommitOperationAdd, DatasetCard, HfApi, constants, get_token
 from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
-from .errors import StanceError
-from .labels import LABELS
-from .model_card import CardContext, build_card, check_card, read_metrics
+from ..config import StanceConfig, load_config
+from ..errors import StanceError
+from ..evaluation.schema import MetricsFile
+from ..labels import LABELS
+from ..layout import (
+    CARD_FILE,
+    HF_CONFIG_FILE,
+    METRICS_FILE,
+    MODEL_CONFIG_FILE,
+    REPORT_DIR,
+    TRAIN_METRICS_FILE,
+)
+from ..modeling.loading import label_columns, load_trained
+from .card import build_card, check_card
+from .sections import SYNTHETIC_TAGS, CardContext, DataProvenance
 
 try:  # huggingface_hub 2.x speaks httpx2, 1.x httpx
     from httpx2 import HTTPError as TransportError
 except ImportError:  # pragma: no cover - depends on the installed hub client
     from httpx import HTTPError as TransportError
 
-CARD_FILE = "README.md"
-METRICS_FILE = "metrics.json"
-CONFIG_COPY = "stance_config.yaml"  # written by `stance train` into the model folder
-TRAIN_METRICS = "train_metrics.json"
-REPORT_DIR = "report"  # RUN_DIR/report/metrics.json next to RUN_DIR/model
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".h5", ".msgpack")
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 CHECK_SENTENCE = "Officials said the two countries discussed a defence deal on Tuesday."
@@ -50,7 +56,7 @@ class Staged:
 
     folder: Path
     files: list[str]
-    metrics: dict[str, Any] | None
+    metrics: MetricsFile | None
     metrics_path: Path | None
     skipped: list[str] = field(default_factory=list)  # "path (why)" for model-folder files left out
 
@@ -89,8 +95,8 @@ def resolve_token() -> str:
     """The token of ``HF_TOKEN`` or of ``hf auth login``; a clear error when there is none."""
     try:
         token = get_token()
-    except Exception as exc:  # noqa: BLE001 - e.g. a failed OIDC exchange: say so instead of a traceback
-        raise StanceError(f"cannot read a Hugging Face token: {exc}") from None
+    except Exception as exc:
+        raise StanceError(f"cannot read a Hugging Face token: {exc}") from exc
     if not token:
         raise StanceError("no Hugging Face token: set HF_TOKEN to a token with write access, or run "
                           "`hf auth login` once (tokens are never passed on the command line)")
@@ -113,23 +119,21 @@ def find_metrics(model_dir: Path, explicit: str | Path | None = None) -> Path | 
 def stage(model_dir: str | Path, out_dir: Path, repo_id: str, *, metrics_path: str | Path | None = None,
           allow_unevaluated: bool = False, license: str = "apache-2.0", language: str = "en") -> Staged:
     """Write the upload folder into ``out_dir`` (empty or absent): model files, card, config, metrics, plots."""
-    from .modeling import load_trained
-
     model_dir = Path(model_dir)
     load_trained(model_dir)  # refuses a non-model, pickled-only or label-less folder with the reason
-    if not (model_dir / CONFIG_COPY).is_file():
-        raise StanceError(f"{model_dir}: no {CONFIG_COPY}, so this is not the model folder of a `stance train` run "
+    if not (model_dir / MODEL_CONFIG_FILE).is_file():
+        raise StanceError(f"{model_dir}: no {MODEL_CONFIG_FILE}, so this is not the model folder of a `stance train` run "
                           "(point at RUN_DIR/model)")
-    config = _read(model_dir / CONFIG_COPY, yaml.safe_load)
-    model_config = _read(model_dir / "config.json", json.loads)
-    train_metrics = _read(model_dir / TRAIN_METRICS, json.loads) if (model_dir / TRAIN_METRICS).is_file() else None
+    config = load_config(model_dir / MODEL_CONFIG_FILE)
+    model_config = _read(model_dir / HF_CONFIG_FILE, json.loads)
+    train_metrics = _read(model_dir / TRAIN_METRICS_FILE, json.loads) if (model_dir / TRAIN_METRICS_FILE).is_file() else None
     found = find_metrics(model_dir, metrics_path)
     if found is None and not allow_unevaluated:
         raise StanceError(f"{model_dir}: no metrics.json (looked in {model_dir / METRICS_FILE} and "
                           f"{model_dir.parent / REPORT_DIR / METRICS_FILE}); run `stance evaluate {model_dir} DATA "
                           "--output DIR` and pass --metrics DIR/metrics.json, or publish with --allow-unevaluated "
                           "and a card that says the model is unevaluated")
-    metrics = read_metrics(found) if found else None
+    metrics = MetricsFile.read(found) if found else None
     images = []
     if metrics is not None:
         _check_metrics_model(metrics, found, model_dir)
@@ -146,16 +150,29 @@ def stage(model_dir: str | Path, out_dir: Path, repo_id: str, *, metrics_path: s
             shutil.copyfile(source, out_dir / name)
     names = sorted(set(_files(out_dir)) | {CARD_FILE})
     ctx = CardContext(repo_id, model_config, config, train_metrics, metrics, names, license=license,
-                      language=language)
+                      language=language, provenance=data_provenance(config))
     build_card(ctx).save(out_dir / CARD_FILE)
     return Staged(out_dir, _files(out_dir), metrics, found, skipped)
 
 
-def check_folder(folder: Path, metrics: dict[str, Any] | None) -> list[str]:
+def data_provenance(config: StanceConfig) -> DataProvenance | None:
+    """What the dataset card beside the training file (``README.md`` with YAML metadata) says, if there is one."""
+    path = Path(config.data.train).parent / CARD_FILE
+    if not path.is_file():
+        return None
+    try:
+        card = DatasetCard.load(path)
+    except (ValueError, OSError):
+        return None
+    data = card.data
+    tags = set(getattr(data, "tags", None) or [])
+    return DataProvenance(card_path=str(path), name=getattr(data, "pretty_name", None),
+                          license=getattr(data, "license", None), synthetic=bool(tags & SYNTHETIC_TAGS))
+
+
+def check_folder(folder: Path, metrics: MetricsFile | None) -> list[str]:
     """Offline checks of a staged folder; each problem as one line (empty when it may be uploaded)."""
     from transformers import AutoModelForSequenceClassification, pipeline
-
-    from .modeling import label_columns, load_trained
 
     problems = [f"{name}: a pickled file; it must not be uploaded" for name in _files(folder)
                 if name.endswith(PICKLE_SUFFIXES)]
@@ -187,7 +204,7 @@ def check_folder(folder: Path, metrics: dict[str, Any] | None) -> list[str]:
     text = card_path.read_text("utf-8")
     problems += [f"{CARD_FILE}: shows {link}, which is not in the folder"
                  for link in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", text) if not (folder / link).is_file()]
-    if metrics is not None and json.loads((folder / METRICS_FILE).read_text("utf-8")) != metrics:
+    if metrics is not None and MetricsFile.read(folder / METRICS_FILE) != metrics:
         problems.append(f"{METRICS_FILE}: differs from the evaluation it was copied from")
     return problems
 
@@ -281,7 +298,7 @@ def _copy_model_files(model_dir: Path, out_dir: Path) -> list[str]:
     return skipped
 
 
-def _images(path: Path, metrics: dict[str, Any]) -> list[tuple[Path, str]]:
+def _images(path: Path, metrics: MetricsFile) -> list[tuple[Path, str]]:
     """(source, name in the upload) of each plot named in metrics.json; all must exist."""
     images = [(path.parent / name, name) for name in (metrics.get("images") or {}).values()]
     missing = [f"{source} not found" for source, _ in images if not source.is_file()]
@@ -290,7 +307,7 @@ def _images(path: Path, metrics: dict[str, Any]) -> list[tuple[Path, str]]:
     return images
 
 
-def _check_metrics_model(metrics: dict[str, Any], path: Path, model_dir: Path) -> None:
+def _check_metrics_model(metrics: MetricsFile, path: Path, model_dir: Path) -> None:
     """Refuse figures of another model: ``metrics["model"]``, where it names an existing folder, must be this one."""
     named = Path(metrics["model"]).expanduser()
     for candidate in (named, path.parent / named):
@@ -313,8 +330,8 @@ def _read(path: Path, parse: Any) -> dict[str, Any]:
     """A JSON or YAML mapping from the model folder; a broken file is a StanceError naming it."""
     try:
         data = parse(path.read_text("utf-8"))
-    except (UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
-        raise StanceError(f"{path}: cannot be read: {_first_line(exc)}") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise StanceError(f"{path}: cannot be read: {_first_line(exc)}") from exc
     if not isinstance(data, dict):
         raise StanceError(f"{path}: expected a mapping at the top level")
     return data
@@ -324,7 +341,7 @@ def _files(folder: Path) -> list[str]:
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
 
 
-def _default_message(repo_id: str, metrics: dict[str, Any] | None) -> str:
+def _default_message(repo_id: str, metrics: MetricsFile | None) -> str:
     name = repo_id.split("/")[-1]
     if metrics is None:
         return f"Upload {name} (unevaluated)"
@@ -345,17 +362,17 @@ def _hub(step: str, after: str = "nothing was uploaded") -> Iterator[None]:
         yield
     except StanceError:
         raise
-    except OfflineModeIsEnabled:
+    except OfflineModeIsEnabled as exc:
         raise StanceError(f"{step}: HF_HUB_OFFLINE is set, so the hub cannot be reached (unset it to publish, "
-                          f"or use --dry-run); {after}") from None
+                          f"or use --dry-run); {after}") from exc
     except HfHubHTTPError as exc:
         status = getattr(getattr(exc, "response", None), "status_code", None)
         hint = {401: " (the token was rejected: run `hf auth login` again or set HF_TOKEN to a valid token)",
                 403: " (the token may not write there: it needs write access to the repo's owner)"}.get(status, "")
         reason = exc.server_message or _first_line(exc)
-        raise StanceError(f"{step}: the hub answered {status}{hint}: {reason}; {after}") from None
+        raise StanceError(f"{step}: the hub answered {status}{hint}: {reason}; {after}") from exc
     except (TransportError, OSError, TimeoutError) as exc:
         raise StanceError(f"{step}: cannot reach the Hugging Face Hub at {constants.ENDPOINT} "
-                          f"({_first_line(exc)}); {after}") from None
+                          f"({_first_line(exc)}); {after}") from exc
     except ValueError as exc:  # the client's own validation (revision names, parent commit, card metadata)
-        raise StanceError(f"{step}: {exc}; {after}") from None
+        raise StanceError(f"{step}: {exc}; {after}") from exc

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import StanceError
-from .labels import LABELS
+from ..errors import StanceError
+from ..labels import LABELS
 
 STANCES = ("supportive", "denying")  # the labels that take a side; "neutral" is the default verdict
 METHODS = ("share", "soft_share", "majority", "headline")
@@ -162,12 +162,19 @@ class AggregationRule:
 
 @dataclass
 class SentenceResult:
+    """One classified sentence. ``index`` is its place in ``ArticleResult.sentences`` (from 0, for Python);
+    ``number`` is what a reader calls it (from 1): tables, CSV and JSON show ``number``."""
+
     index: int
     text: str
     start: int
     end: int
     label: str
     scores: dict[str, float]
+
+    @property
+    def number(self) -> int:
+        return self.index + 1
 
 
 @dataclass
@@ -188,7 +195,11 @@ class ArticleResult:
         return [self.sentences[i] for i in self.deciding]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        for sentence in out["sentences"]:
+            sentence["number"] = sentence["index"] + 1
+        out["deciding_numbers"] = [i + 1 for i in self.deciding]
+        return out
 
 
 @dataclass(frozen=True)
@@ -234,7 +245,3 @@ def aggregate(probabilities: np.ndarray, rule: AggregationRule | None = None) ->
     mine = [i for i in range(n) if predicted[i] == column]
     mine.sort(key=lambda i: -probabilities[i, column])
     return Verdict(label, mine[: rule.evidence], reason)
-
-
-def label_counts(labels: list[str]) -> dict[str, int]:
-    return {label: sum(1 for x in labels if x == label) for label in LABELS}

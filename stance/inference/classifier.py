@@ -4,18 +4,16 @@
 >>> clf.predict(["Moscow will not sell tanks to Pakistan."])[0].label
 'denying'
 
-Every call scores (target, sentence) pairs with :func:`stance.modeling.score_pairs`: tokenised once,
-sorted by length, dynamically padded per batch, under ``torch.inference_mode``. Loading goes through
-:func:`stance.modeling.load_trained` (safetensors only, no remote code). ``quantize=True`` switches to the
-int8 path of :mod:`stance.quantize`; ``bf16=True`` runs the matrix products in bfloat16 under
-``torch.autocast`` (layer norms and softmax stay float32), which is fast on CPUs with AVX512-BF16 or AMX.
-``backend="onnx"`` runs the same float32 model with ONNX Runtime (:mod:`stance.onnx_backend`, an optional
+Every call goes through one :class:`~stance.inference.scorer.PairScorer`: pairs tokenised once, sorted by
+length, dynamically padded per batch. Loading goes through :func:`stance.modeling.load_trained`
+(safetensors only, no remote code). The backend is chosen once, at load: PyTorch at ``float32``,
+``bf16`` (matrix products in bfloat16 under ``torch.autocast``; fast on CPUs with AVX512-BF16 or AMX) or
+``int8`` (:mod:`stance.inference.quantize`), or ONNX Runtime at float32 (``backend="onnx"``, an optional
 extra: ``pip install 'stance[onnx]'``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
@@ -25,12 +23,18 @@ from typing import Any
 
 import numpy as np
 
-from .articles import AggregationRule, ArticleResult, SentenceResult, aggregate, label_counts, split_sentences
-from .errors import StanceError
-from .labels import LABELS
-from .modeling import TrainedModel, count_truncated, load_trained, score_pairs
+from ..errors import StanceError
+from ..labels import LABELS, label_counts
+from ..modeling.loading import TrainedModel, load_trained
+from .articles import (
+    AggregationRule,
+    ArticleResult,
+    SentenceResult,
+    aggregate,
+    split_sentences,
+)
+from .scorer import DEFAULT_BATCH_SIZE, Backend, PairScorer, TorchBackend
 
-DEFAULT_BATCH_SIZE = 64
 DEFAULT_CHUNK_SIZE = 2048  # rows held in memory at once when streaming
 BACKENDS = ("torch", "onnx")
 
@@ -74,22 +78,26 @@ def truncation_message(count: int, total: int, max_length: int) -> str:
             "together); only their beginning was classified")
 
 
+def make_backend(trained: TrainedModel, *, backend: str = "torch", precision: str = "float32",
+                 quantize_scope: str | None = None) -> Backend:
+    """The scoring backend for a loaded model: PyTorch at a precision, or ONNX Runtime (float32 only)."""
+    if backend not in BACKENDS:
+        raise StanceError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend == "onnx":
+        if precision != "float32":
+            raise StanceError("the ONNX backend runs at full precision; drop int8 quantization or bfloat16")
+        from .onnx import OnnxBackend
+
+        return OnnxBackend.for_model(trained)
+    return TorchBackend(trained, precision, quantize_scope)
+
+
 class StanceClassifier:
     """A trained stance model ready for inference (see the module docstring)."""
 
-    def __init__(self, trained: TrainedModel, *, batch_size: int = DEFAULT_BATCH_SIZE,
-                 quantized: str | None = None, bf16: bool = False, onnx: Any = None) -> None:
-        if batch_size < 1:
-            raise StanceError(f"batch size must be at least 1, got {batch_size}")
-        if quantized and bf16:
-            raise StanceError("choose int8 quantization or bfloat16, not both")
-        if onnx is not None and (quantized or bf16):
-            raise StanceError("the ONNX backend runs at full precision; drop int8 quantization or bfloat16")
-        self.trained = trained
-        self.batch_size = batch_size
-        self.quantized = quantized  # the quantization scope, or None at full precision
-        self.bf16 = bf16
-        self.onnx = onnx  # a stance.onnx_backend.OnnxScorer, or None for PyTorch
+    def __init__(self, trained: TrainedModel, backend: Backend | None = None, *,
+                 batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+        self.scorer = PairScorer(trained, backend, batch_size)
 
     @classmethod
     def from_pretrained(cls, path_or_hub_id: str | Path, *, quantize: bool | str = False,
@@ -98,34 +106,39 @@ class StanceClassifier:
         """Load a ``stance train`` model folder (``DIR/model``) or a compatible hub model.
 
         ``quantize``: ``True`` for int8 dynamic quantization of the encoder's linear layers, or a scope name
-        of :data:`stance.quantize.SCOPES`; ``bf16``: bfloat16 matrix products. ``max_length`` overrides the
-        token limit the model was trained with. ``backend``: ``"torch"``, or ``"onnx"`` for ONNX Runtime at
-        full precision (exported once into a cache, see :mod:`stance.onnx_backend`).
+        of :data:`stance.inference.quantize.SCOPES`; ``bf16``: bfloat16 matrix products. ``max_length``
+        overrides the token limit the model was trained with. ``backend``: ``"torch"``, or ``"onnx"`` for
+        ONNX Runtime at full precision (exported once into a cache, see :mod:`stance.inference.onnx`).
         """
         if quantize and bf16:
             raise StanceError("choose int8 quantization or bfloat16, not both")
+        if batch_size < 1:
+            raise StanceError(f"batch size must be at least 1, got {batch_size}")
         if backend not in BACKENDS:
             raise StanceError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        precision = "int8" if quantize else "bf16" if bf16 else "float32"
         if backend == "onnx":
-            if quantize or bf16:
+            if precision != "float32":
                 raise StanceError("the ONNX backend runs at full precision; drop int8 quantization or bfloat16")
-            from .onnx_backend import OnnxScorer, require_onnxruntime
+            from .onnx import require_onnxruntime
 
             require_onnxruntime()  # fail before loading anything
-            trained = load_trained(path_or_hub_id, max_length=max_length)
-            return cls(trained, batch_size=batch_size, onnx=OnnxScorer.for_model(trained))
         trained = load_trained(path_or_hub_id, max_length=max_length)
-        scope = None
-        if quantize:
-            from .quantize import DEFAULT_SCOPE, quantize_model
+        scope = quantize if isinstance(quantize, str) else None
+        return cls(trained, make_backend(trained, backend=backend, precision=precision, quantize_scope=scope),
+                   batch_size=batch_size)
 
-            scope = DEFAULT_SCOPE if quantize is True else str(quantize)
-            trained.model = quantize_model(trained.model, scope)
-        return cls(trained, batch_size=batch_size, quantized=scope, bf16=bf16)
+    @property
+    def trained(self) -> TrainedModel:
+        return self.scorer.trained
 
     @property
     def backend(self) -> str:
-        return "onnx" if self.onnx is not None else "torch"
+        return self.scorer.backend.name
+
+    @property
+    def batch_size(self) -> int:
+        return self.scorer.batch_size
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -162,21 +175,8 @@ class StanceClassifier:
         if empty:
             shown = ", ".join(map(str, empty[:10])) + (" ..." if len(empty) > 10 else "")
             raise StanceError(f"{len(empty)} empty or non-text input(s) at index {shown}; nothing to classify")
-        targets = self._targets(target, len(texts))
-        truncated = count_truncated(self.trained, targets, texts) if texts else 0
-        if self.onnx is not None:
-            return self.onnx.score(targets, texts, batch_size=batch_size or self.batch_size), truncated
-        with self._precision():
-            probabilities = score_pairs(self.trained, targets, texts, batch_size=batch_size or self.batch_size)
-        return probabilities, truncated
-
-    def _precision(self) -> contextlib.AbstractContextManager:
-        if not self.bf16:
-            return contextlib.nullcontext()
-        import torch
-
-        device = next(self.trained.model.parameters()).device.type
-        return torch.autocast(device, dtype=torch.bfloat16)
+        scored = self.scorer.score(self._targets(target, len(texts)), texts, batch_size=batch_size)
+        return scored.probabilities, scored.truncated
 
     def _warn(self, truncated: int, total: int) -> None:
         if truncated:
@@ -209,8 +209,7 @@ class StanceClassifier:
         stats = stats if stats is not None else StreamStats()
         iterator = iter(pairs)
         while chunk := list(itertools.islice(iterator, chunk_size)):
-            texts = [text for text, _ in chunk]
-            probabilities, truncated = self._score(texts, [target for _, target in chunk], None)
+            probabilities, truncated = self._score([text for text, _ in chunk], [t for _, t in chunk], None)
             stats.texts += len(chunk)
             stats.truncated += truncated
             yield from to_predictions(probabilities)
@@ -220,11 +219,14 @@ class StanceClassifier:
         """Split ``text`` into sentences, classify each, and sum them up with ``rule``.
 
         The result holds the article's label, the deciding sentences, per-label sentence counts and every
-        sentence with its span, label and scores. See :class:`stance.articles.AggregationRule`.
+        sentence with its span, label and scores. See :class:`stance.inference.articles.AggregationRule`.
         """
         rule = rule or AggregationRule()
         claim = self.target_for(target)
         sentences = split_sentences(text, split_lines=split_lines)
+        if not sentences:
+            return ArticleResult(label="neutral", target=claim, counts=label_counts([]), deciding=[],
+                                 rule=rule.describe(), reason="no sentences")
         probabilities, truncated = self._score([s.text for s in sentences], claim, None)
         if warn:
             self._warn(truncated, len(sentences))
@@ -232,12 +234,11 @@ class StanceClassifier:
         verdict = aggregate(probabilities, rule)
         results = [SentenceResult(i, s.text, s.start, s.end, p.label, p.scores)
                    for i, (s, p) in enumerate(zip(sentences, predictions))]
-        counts = label_counts([p.label for p in predictions])
-        return ArticleResult(label=verdict.label, target=claim, counts=counts,
+        return ArticleResult(label=verdict.label, target=claim, counts=label_counts(p.label for p in predictions),
                              deciding=verdict.deciding, sentences=results, rule=rule.describe(),
                              reason=verdict.reason, truncated=truncated)
 
     def __repr__(self) -> str:
-        precision = f"int8 ({self.quantized})" if self.quantized else "bfloat16" if self.bf16 else "float32"
-        backend = ", onnxruntime" if self.onnx is not None else ""
-        return f"StanceClassifier({self.trained.source!r}, {precision}{backend}, batch_size={self.batch_size})"
+        backend = self.scorer.backend
+        precision = backend.describe() if hasattr(backend, "describe") else backend.name
+        return f"StanceClassifier({self.trained.source!r}, {precision}, batch_size={self.batch_size})"

