@@ -72,17 +72,19 @@ def main() -> None:
     from transformers.utils import logging as hf_logging
 
     from stance import StanceClassifier
-    from stance.labels import LABEL2ID, normalize_label
     from stance.evaluation.metrics import compute_metrics
     from stance.inference.quantize import quantize_model
+    from stance.labels import LABEL2ID, normalize_label
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     warnings.simplefilter("ignore")
     pairs = load_data(args.data, args.n)
     targets, texts = [t for t, _ in pairs], [s for _, s in pairs]
-    print(f"{len(pairs)} pairs ({args.data}), torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"model {args.model}")
+    print(
+        f"{len(pairs)} pairs ({args.data}), torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"model {args.model}"
+    )
 
     clf = StanceClassifier.from_pretrained(args.model, batch_size=args.batch_size)
     naive = pipeline("text-classification", model=args.model, batch_size=32)
@@ -100,14 +102,18 @@ def main() -> None:
     rate = len(pairs) / naive_s, len(pairs) / ours_s
     print(f"naive pipeline(batch_size=32, input order): {rate[0]:7.1f} pairs/s ({naive_s:.1f} s)")
     print(f"StanceClassifier (sorted batches of {args.batch_size}):   {rate[1]:7.1f} pairs/s ({ours_s:.1f} s)")
-    print(f"speed-up {rate[1] / rate[0]:.2f}x, label agreement {agree:.2%} "
-          f"({sum(a != b for a, b in zip(naive_labels, ours_labels))} differ)")
+    print(
+        f"speed-up {rate[1] / rate[0]:.2f}x, label agreement {agree:.2%} "
+        f"({sum(a != b for a, b in zip(naive_labels, ours_labels))} differ)"
+    )
     half = StanceClassifier(clf.trained, batch_size=args.batch_size, bf16=True)
     half.predict(texts[:32], targets[:32])
     bf16, bf16_s = timed(half.predict_proba, texts, targets)
-    print(f"StanceClassifier --bf16 (autocast):         {len(pairs) / bf16_s:7.1f} pairs/s ({bf16_s:.1f} s); "
-          f"{len(pairs) / bf16_s / rate[0]:.2f}x naive, label agreement with float32 "
-          f"{(bf16.argmax(1) == full.argmax(1)).mean():.2%}")
+    print(
+        f"StanceClassifier --bf16 (autocast):         {len(pairs) / bf16_s:7.1f} pairs/s ({bf16_s:.1f} s); "
+        f"{len(pairs) / bf16_s / rate[0]:.2f}x naive, label agreement with float32 "
+        f"{(bf16.argmax(1) == full.argmax(1)).mean():.2%}"
+    )
     if not (args.quantize or args.onnx):
         return
 
@@ -124,8 +130,9 @@ def main() -> None:
         bench_onnx(clf, texts, targets, naive_labels, rate[0], full, full_f1, macro_f1)
     if not args.quantize:
         return
-    print(f"\nfull precision: test macro-F1 {full_f1:.4f} on {len(test)} pairs of {args.test}; "
-          f"bf16: {macro_f1(half):.4f}")
+    print(
+        f"\nfull precision: test macro-F1 {full_f1:.4f} on {len(test)} pairs of {args.test}; bf16: {macro_f1(half):.4f}"
+    )
     print(f"{'int8 variant':<34} {'pairs/s':>8} {'vs naive':>9} {'agree(full)':>12} {'test F1':>8} {'dF1':>7}")
     for scope, per_channel in VARIANTS:
         base = StanceClassifier.from_pretrained(args.model, batch_size=args.batch_size)
@@ -135,12 +142,16 @@ def main() -> None:
         probabilities, seconds = timed(q.predict_proba, texts, targets)
         q_agree = float((probabilities.argmax(1) == full.argmax(1)).mean())
         f1 = macro_f1(q)
-        name = f"{scope}, {'per-channel' if per_channel else 'per-tensor'}" + \
-            (" (one-line recipe)" if (scope, per_channel) == ("all", False) else "") + \
-            (" (--quantize)" if (scope, per_channel) == ("encoder", True) else "")
+        name = (
+            f"{scope}, {'per-channel' if per_channel else 'per-tensor'}"
+            + (" (one-line recipe)" if (scope, per_channel) == ("all", False) else "")
+            + (" (--quantize)" if (scope, per_channel) == ("encoder", True) else "")
+        )
         q_rate = len(pairs) / seconds
-        print(f"{name:<34} {q_rate:8.1f} {q_rate / rate[0]:8.2f}x {q_agree:12.2%} {f1:8.4f} "
-              f"{(f1 - full_f1) * 100:+6.2f}pt")
+        print(
+            f"{name:<34} {q_rate:8.1f} {q_rate / rate[0]:8.2f}x {q_agree:12.2%} {f1:8.4f} "
+            f"{(f1 - full_f1) * 100:+6.2f}pt"
+        )
 
 
 def bench_onnx(clf, texts, targets, naive_labels, naive_rate, full, full_f1, macro_f1) -> None:
@@ -158,10 +169,12 @@ def bench_onnx(clf, texts, targets, naive_labels, naive_rate, full, full_f1, mac
     labels = [onnx.labels[i] for i in probabilities.argmax(1)]
     agree = sum(a == b for a, b in zip(naive_labels, labels)) / len(labels)
     onnx_rate = len(labels) / seconds
-    print(f"\nONNX Runtime float32 (sorted batches of {clf.batch_size}): {onnx_rate:7.1f} pairs/s ({seconds:.1f} s); "
-          f"{onnx_rate / naive_rate:.2f}x naive; label agreement with naive {agree:.2%} "
-          f"({sum(a != b for a, b in zip(naive_labels, labels))} differ); max |score - torch float32| "
-          f"{abs(probabilities - full).max():.1e}; export {export_s:.1f} s (once, then cached)")
+    print(
+        f"\nONNX Runtime float32 (sorted batches of {clf.batch_size}): {onnx_rate:7.1f} pairs/s ({seconds:.1f} s); "
+        f"{onnx_rate / naive_rate:.2f}x naive; label agreement with naive {agree:.2%} "
+        f"({sum(a != b for a, b in zip(naive_labels, labels))} differ); max |score - torch float32| "
+        f"{abs(probabilities - full).max():.1e}; export {export_s:.1f} s (once, then cached)"
+    )
     print(f"test macro-F1: ONNX {macro_f1(onnx):.4f}, torch float32 {full_f1:.4f}")
 
 

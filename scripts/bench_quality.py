@@ -31,10 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # naive_recipe.py besi
 
 from stance.config import DataConfig, StanceConfig, load_config, replace  # noqa: E402
 from stance.data import Problems, read_examples  # noqa: E402
-from stance.errors import StanceError  # noqa: E402
-from stance.labels import LABEL2ID  # noqa: E402
-from stance.evaluation.metrics import compute_metrics  # noqa: E402
 from stance.data.splits import group_folds  # noqa: E402
+from stance.errors import StanceError  # noqa: E402
+from stance.evaluation.metrics import compute_metrics  # noqa: E402
+from stance.labels import LABEL2ID  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "emergent" / "train.jsonl"
 SYSTEMS = ("config", "naive", "tfidf_logreg", "majority")
@@ -81,9 +81,11 @@ def train_config(config: StanceConfig, train: Any, folder: Path, output: Path | 
     ``data.dev_fraction`` slice of it, or none) into ``output`` (default ``folder/run``); the model folder."""
     from stance.training.trainer import train as train_model
 
-    config = replace(config, data={"train": _write_jsonl(train, folder / "train.jsonl"), "dev": None,
-                                   "test": None, "group_column": "group"},
-                     output={"report": False})
+    config = replace(
+        config,
+        data={"train": _write_jsonl(train, folder / "train.jsonl"), "dev": None, "test": None, "group_column": "group"},
+        output={"report": False},
+    )
     return train_model(config, output or folder / "run").model_dir
 
 
@@ -101,13 +103,15 @@ def gold_ids(ds: Any) -> list[int]:
 
 def _report(fold: str, name: str, scores: dict) -> dict:
     took = f" ({scores['seconds']:.0f} s)" if "seconds" in scores else ""
-    print(f"fold {fold} {name:<13} accuracy {scores['accuracy']:.4f}  macro-F1 {scores['macro_f1']:.4f}{took}",
-          flush=True)
+    print(
+        f"fold {fold} {name:<13} accuracy {scores['accuracy']:.4f}  macro-F1 {scores['macro_f1']:.4f}{took}", flush=True
+    )
     return scores
 
 
-def run_fold(config: StanceConfig, train: Any, test: Any, systems: list[str], seed: int,
-             fold: str = "") -> dict[str, dict]:
+def run_fold(
+    config: StanceConfig, train: Any, test: Any, systems: list[str], seed: int, fold: str = ""
+) -> dict[str, dict]:
     from naive_recipe import predict_naive, train_naive
 
     from stance.evaluation.statistics import baselines
@@ -118,13 +122,15 @@ def run_fold(config: StanceConfig, train: Any, test: Any, systems: list[str], se
         if "config" in systems:
             started = time.perf_counter()
             pred = score_config(train_config(config, train, Path(tmp)), test)
-            out["config"] = _report(fold, "config", {**compute_metrics(pred, gold),
-                                                     "seconds": time.perf_counter() - started})
+            out["config"] = _report(
+                fold, "config", {**compute_metrics(pred, gold), "seconds": time.perf_counter() - started}
+            )
     if "naive" in systems:
         started = time.perf_counter()
         run = train_naive(train, None, config.model.base, epochs=3, max_length=128, seed=seed)
-        out["naive"] = _report(fold, "naive", {**compute_metrics(predict_naive(run, test), gold),
-                                                "seconds": time.perf_counter() - started})
+        out["naive"] = _report(
+            fold, "naive", {**compute_metrics(predict_naive(run, test), gold), "seconds": time.perf_counter() - started}
+        )
     wanted = [s for s in ("tfidf_logreg", "majority") if s in systems]
     if wanted:
         scores, _ = baselines(train, test, seed=seed)
@@ -132,8 +138,9 @@ def run_fold(config: StanceConfig, train: Any, test: Any, systems: list[str], se
     return out
 
 
-def cross_validate(config: StanceConfig, ds: Any, folds: int, systems: list[str], seed: int,
-                   only: list[int] | None = None) -> dict[str, list]:
+def cross_validate(
+    config: StanceConfig, ds: Any, folds: int, systems: list[str], seed: int, only: list[int] | None = None
+) -> dict[str, list]:
     held_out = group_folds(list(ds["label"]), list(ds["group"]), folds, seed)
     results: dict[str, list] = {name: [] for name in systems}
     for k, held in enumerate(held_out, 1):
@@ -153,12 +160,18 @@ def summarise(results: dict[str, list]) -> None:
             continue
         acc = [f["accuracy"] for f in folds]
         f1 = [f["macro_f1"] for f in folds]
-        sd = (lambda xs: statistics.stdev(xs) if len(xs) > 1 else 0.0)
-        print(f"{name:<14}{statistics.mean(acc):>12.4f} ± {sd(acc):.4f}{statistics.mean(f1):>12.4f} ± "
-              f"{sd(f1):.4f}   {' '.join(f'{x:.3f}' for x in f1)}")
+
+        def sd(xs: list[float]) -> float:
+            return statistics.stdev(xs) if len(xs) > 1 else 0.0
+
+        print(
+            f"{name:<14}{statistics.mean(acc):>12.4f} ± {sd(acc):.4f}{statistics.mean(f1):>12.4f} ± "
+            f"{sd(f1):.4f}   {' '.join(f'{x:.3f}' for x in f1)}"
+        )
     if results.get("config") and results.get("naive"):
-        gap = statistics.mean(f["macro_f1"] for f in results["config"]) - \
-            statistics.mean(f["macro_f1"] for f in results["naive"])
+        gap = statistics.mean(f["macro_f1"] for f in results["config"]) - statistics.mean(
+            f["macro_f1"] for f in results["naive"]
+        )
         print(f"\nconfig - naive macro-F1: {gap:+.4f}")
     if results.get("config") and "seconds" in results["config"][0]:
         print(f"config training + scoring time: {sum(f['seconds'] for f in results['config']) / 60:.1f} min")
@@ -168,27 +181,43 @@ def cross_policy(model_dir: Path, ds: Any) -> dict:
     """A model trained under the shipped corpus's policy, scored on every pair of the benchmark: a separate
     figure, never part of any training set."""
     scores = compute_metrics(score_config(model_dir, ds), gold_ids(ds))
-    print(f"\ncross-policy: {model_dir} (trained on another label policy) scored on all {len(ds)} pairs: "
-          f"accuracy {scores['accuracy']:.4f}  macro-F1 {scores['macro_f1']:.4f}")
+    print(
+        f"\ncross-policy: {model_dir} (trained on another label policy) scored on all {len(ds)} pairs: "
+        f"accuracy {scores['accuracy']:.4f}  macro-F1 {scores['macro_f1']:.4f}"
+    )
     return scores
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("config")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="Emergent-style JSONL (target, text, "
-                        "label, claim_id)")
+    parser.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help="Emergent-style JSONL (target, text, label, claim_id)"
+    )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0, help="fold assignment and baselines")
     parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
-    parser.add_argument("--save-full", type=Path, metavar="DIR", help="also train the config on every pair "
-                        "and save it as a `stance train` output folder")
+    parser.add_argument(
+        "--save-full",
+        type=Path,
+        metavar="DIR",
+        help="also train the config on every pair and save it as a `stance train` output folder",
+    )
     parser.add_argument("--no-cv", action="store_true", help="skip cross-validation")
-    parser.add_argument("--only-folds", type=int, nargs="+", metavar="K",
-                        help="run only these folds (1-based): quick screening of a change")
-    parser.add_argument("--cross-policy", type=Path, metavar="MODEL_DIR",
-                        help="also score this model (e.g. runs/default/model, trained on the shipped corpus) on "
-                        "the whole file, as a separate figure")
+    parser.add_argument(
+        "--only-folds",
+        type=int,
+        nargs="+",
+        metavar="K",
+        help="run only these folds (1-based): quick screening of a change",
+    )
+    parser.add_argument(
+        "--cross-policy",
+        type=Path,
+        metavar="MODEL_DIR",
+        help="also score this model (e.g. runs/default/model, trained on the shipped corpus) on "
+        "the whole file, as a separate figure",
+    )
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     args = parser.parse_args(argv)
     if args.folds < 2:

@@ -37,9 +37,16 @@ def run_ours(config_path: str, overrides: list[str], queue: mp.Queue) -> None:
         # trainer.train() only (as for the naive recipe): model loading and tokenising excluded
         seconds = json.loads((Path(tmp) / "run" / "train_metrics.json").read_text())["train_seconds"]
     epochs = result.dev_metrics.get("epoch", config.training.epochs)
-    queue.put({"recipe": "stance default", "seconds": seconds, "epochs": epochs,
-               "examples": len(result.splits["train"]) * epochs,
-               "macro_f1": result.dev_metrics["eval_macro_f1"], "peak_mb": _peak_rss_mb()})
+    queue.put(
+        {
+            "recipe": "stance default",
+            "seconds": seconds,
+            "epochs": epochs,
+            "examples": len(result.splits["train"]) * epochs,
+            "macro_f1": result.dev_metrics["eval_macro_f1"],
+            "peak_mb": _peak_rss_mb(),
+        }
+    )
 
 
 def run_naive(config_path: str, overrides: list[str], queue: mp.Queue) -> None:
@@ -50,11 +57,25 @@ def run_naive(config_path: str, overrides: list[str], queue: mp.Queue) -> None:
 
     config = load_config(config_path, overrides)
     splits = load_splits(config.data, with_test=False)
-    run = train_naive(splits["train"], splits["dev"], config.model.base, config.training.epochs,
-                      config.model.max_length, config.training.seed)
+    run = train_naive(
+        splits["train"],
+        splits["dev"],
+        config.model.base,
+        config.training.epochs,
+        config.model.max_length,
+        config.training.seed,
+    )
     dev = run.trainer.evaluate()
-    queue.put({"recipe": "naive Trainer", "seconds": run.train_seconds, "epochs": config.training.epochs,
-               "examples": run.train_examples, "macro_f1": dev["eval_macro_f1"], "peak_mb": _peak_rss_mb()})
+    queue.put(
+        {
+            "recipe": "naive Trainer",
+            "seconds": run.train_seconds,
+            "epochs": config.training.epochs,
+            "examples": run.train_examples,
+            "macro_f1": dev["eval_macro_f1"],
+            "peak_mb": _peak_rss_mb(),
+        }
+    )
 
 
 def _in_child(target: Any, *args: Any) -> dict[str, Any]:
@@ -82,11 +103,15 @@ def main(argv: list[str] | None = None) -> int:
     naive = _in_child(run_naive, args.config, overrides + [f"training.epochs={ours['epochs']}"])
     print(f"\n{'recipe':<16}{'epochs':>7}{'wall s':>9}{'examples/s':>12}{'peak MB':>9}{'dev macro-F1':>14}")
     for r in (naive, ours):
-        print(f"{r['recipe']:<16}{r['epochs']:>7.1f}{r['seconds']:>9.1f}{r['examples'] / r['seconds']:>12.1f}"
-              f"{r['peak_mb']:>9.0f}{r['macro_f1']:>14.4f}")
+        print(
+            f"{r['recipe']:<16}{r['epochs']:>7.1f}{r['seconds']:>9.1f}{r['examples'] / r['seconds']:>12.1f}"
+            f"{r['peak_mb']:>9.0f}{r['macro_f1']:>14.4f}"
+        )
     ratio = (ours["examples"] / ours["seconds"]) / (naive["examples"] / naive["seconds"])
-    print(f"\nspeed ratio (examples/s, ours / naive): {ratio:.2f}x; "
-          f"dev macro-F1 difference (ours - naive): {ours['macro_f1'] - naive['macro_f1']:+.4f}")
+    print(
+        f"\nspeed ratio (examples/s, ours / naive): {ratio:.2f}x; "
+        f"dev macro-F1 difference (ours - naive): {ours['macro_f1'] - naive['macro_f1']:+.4f}"
+    )
     return 0
 
 

@@ -51,21 +51,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", nargs="?", default=str(ROOT / "runs" / "default" / "model"))
     parser.add_argument("--data", default=str(ROOT / "data"))
-    parser.add_argument("--split", action="append", choices=("train", "dev", "test", "all"),
-                        help="repeatable; default: test, dev, all")
+    parser.add_argument(
+        "--split", action="append", choices=("train", "dev", "test", "all"), help="repeatable; default: test, dev, all"
+    )
     parser.add_argument("--min-share", type=float, default=0.4)
     parser.add_argument("--min-margin", type=float, default=1.0)
-    parser.add_argument("--sweep", action="store_true",
-                        help="also print the share rule's macro-F1 over a grid of min_share x min_margin "
-                             "(choose on dev, report test)")
+    parser.add_argument(
+        "--sweep",
+        action="store_true",
+        help="also print the share rule's macro-F1 over a grid of min_share x min_margin (choose on dev, report test)",
+    )
     args = parser.parse_args()
 
     from transformers.utils import logging as hf_logging
 
     from stance import StanceClassifier
+    from stance.evaluation.metrics import compute_metrics
     from stance.inference.articles import METHODS, AggregationRule, aggregate
     from stance.labels import LABEL2ID, LABELS
-    from stance.evaluation.metrics import compute_metrics
 
     hf_logging.disable_progress_bar()
     warnings.simplefilter("ignore")
@@ -97,14 +100,18 @@ def main() -> None:
             continue
         refs = [LABEL2ID[a["label"]] for a in chosen]
         same = sum(exact[a["article_id"]] for a in chosen)
-        print(f"\n[{split}] {len(chosen)} articles; segmentation gave back exactly the annotated sentences "
-              f"in {same}/{len(chosen)}")
+        print(
+            f"\n[{split}] {len(chosen)} articles; segmentation gave back exactly the annotated sentences "
+            f"in {same}/{len(chosen)}"
+        )
         print(f"  {'rule':<11} {'accuracy':>9} {'macro-F1':>9}   {'gold-sentence acc':>17} {'gold F1':>8}")
         for method in METHODS:
             ours = compute_metrics([LABEL2ID[predicted[method][a["article_id"]]] for a in chosen], refs)
             best = compute_metrics([LABEL2ID[oracle[method][a["article_id"]]] for a in chosen], refs)
-            print(f"  {method:<11} {ours['accuracy']:9.3f} {ours['macro_f1']:9.3f}   "
-                  f"{best['accuracy']:17.3f} {best['macro_f1']:8.3f}")
+            print(
+                f"  {method:<11} {ours['accuracy']:9.3f} {ours['macro_f1']:9.3f}   "
+                f"{best['accuracy']:17.3f} {best['macro_f1']:8.3f}"
+            )
         if args.sweep:
             shares, margins = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5), (1.0, 2.0, 3.0)
             print("  share rule macro-F1, min_share (rows) x min_margin (columns):")

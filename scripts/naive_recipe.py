@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from datasets import Dataset
 
-from stance.labels import ID2LABEL, LABEL2ID
 from stance.evaluation.metrics import compute_metrics
+from stance.labels import ID2LABEL, LABEL2ID
 from stance.modeling import resolve_base
 
 
@@ -36,26 +36,46 @@ def _encode(ds: Dataset, tokenizer: Any, max_length: int) -> Dataset:
     return ds.map(batch, batched=True, remove_columns=ds.column_names)
 
 
-def train_naive(train: Dataset, dev: Dataset | None, base: str = "embedded", epochs: float = 3,
-                max_length: int = 128, seed: int = 42, learning_rate: float = 5e-5,
-                batch_size: int = 16) -> NaiveRun:
+def train_naive(
+    train: Dataset,
+    dev: Dataset | None,
+    base: str = "embedded",
+    epochs: float = 3,
+    max_length: int = 128,
+    seed: int = 42,
+    learning_rate: float = 5e-5,
+    batch_size: int = 16,
+) -> NaiveRun:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments, set_seed
 
     set_seed(seed)  # before the model: the new classification head's initialisation is seeded too
     source = resolve_base(base)
     tokenizer = AutoTokenizer.from_pretrained(source)
-    model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=3, id2label=ID2LABEL,
-                                                               label2id=LABEL2ID)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        source, num_labels=3, id2label=ID2LABEL, label2id=LABEL2ID
+    )
     train_ds = _encode(train, tokenizer, max_length)
     dev_ds = _encode(dev, tokenizer, max_length) if dev is not None else None
-    args = TrainingArguments(output_dir=tempfile.mkdtemp(prefix="naive-"), num_train_epochs=epochs,
-                             learning_rate=learning_rate, per_device_train_batch_size=batch_size,
-                             per_device_eval_batch_size=64, eval_strategy="epoch" if dev_ds else "no",
-                             save_strategy="no", report_to="none", seed=seed, dataloader_pin_memory=False,
-                             disable_tqdm=True)
-    trainer = Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=dev_ds,
-                      compute_metrics=lambda p: {"macro_f1": compute_metrics(
-                          np.argmax(p.predictions, -1), p.label_ids)["macro_f1"]})
+    args = TrainingArguments(
+        output_dir=tempfile.mkdtemp(prefix="naive-"),
+        num_train_epochs=epochs,
+        learning_rate=learning_rate,
+        per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=64,
+        eval_strategy="epoch" if dev_ds else "no",
+        save_strategy="no",
+        report_to="none",
+        seed=seed,
+        dataloader_pin_memory=False,
+        disable_tqdm=True,
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_ds,
+        eval_dataset=dev_ds,
+        compute_metrics=lambda p: {"macro_f1": compute_metrics(np.argmax(p.predictions, -1), p.label_ids)["macro_f1"]},
+    )
     started = time.perf_counter()
     trainer.train()
     return NaiveRun(trainer, tokenizer, time.perf_counter() - started, int(len(train_ds) * epochs))

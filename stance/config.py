@@ -90,8 +90,14 @@ class TrainingConfig:
     dataloader_num_workers: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("learning_rate", "batch_size", "eval_batch_size", "gradient_accumulation_steps",
-                     "save_total_limit", "logging_steps"):
+        for name in (
+            "learning_rate",
+            "batch_size",
+            "eval_batch_size",
+            "gradient_accumulation_steps",
+            "save_total_limit",
+            "logging_steps",
+        ):
             _positive(f"training.{name}", getattr(self, name))
         if self.epochs <= 0 and self.max_steps <= 0:
             raise StanceError("training.epochs must be > 0 (or training.max_steps > 0)")
@@ -134,7 +140,10 @@ class StanceConfig:
 
 
 _SECTION_CLASSES: dict[str, type] = {
-    "model": ModelConfig, "data": DataConfig, "training": TrainingConfig, "output": OutputConfig,
+    "model": ModelConfig,
+    "data": DataConfig,
+    "training": TrainingConfig,
+    "output": OutputConfig,
 }
 
 

@@ -18,26 +18,55 @@ DEFINITIONS: dict[str, str] = {
 # A label outside this table is an error: we never guess and never drop a row silently.
 ALIASES: dict[str, str] = {
     # ours
-    "supportive": "supportive", "denying": "denying", "neutral": "neutral",
+    "supportive": "supportive",
+    "denying": "denying",
+    "neutral": "neutral",
     # SemEval-2016 Task 6: FAVOR / AGAINST / NONE
-    "favor": "supportive", "favour": "supportive", "against": "denying", "none": "neutral",
+    "favor": "supportive",
+    "favour": "supportive",
+    "against": "denying",
+    "none": "neutral",
     # FNC-1 / RumourEval-like: agree / disagree / discuss (unrelated → neutral)
-    "agree": "supportive", "disagree": "denying", "discuss": "neutral", "unrelated": "neutral",
+    "agree": "supportive",
+    "disagree": "denying",
+    "discuss": "neutral",
+    "unrelated": "neutral",
     # Emergent: for / against / observing
-    "for": "supportive", "observing": "neutral",
+    "for": "supportive",
+    "observing": "neutral",
     # pro / con
-    "pro": "supportive", "con": "denying",
+    "pro": "supportive",
+    "con": "denying",
     # RumourEval: support / deny / query / comment
-    "support": "supportive", "supports": "supportive", "supporting": "supportive",
-    "deny": "denying", "denies": "denying", "denial": "denying",
-    "comment": "neutral", "query": "neutral", "question": "neutral",
+    "support": "supportive",
+    "supports": "supportive",
+    "supporting": "supportive",
+    "deny": "denying",
+    "denies": "denying",
+    "denial": "denying",
+    "comment": "neutral",
+    "query": "neutral",
+    "question": "neutral",
     # plain words
-    "positive": "supportive", "negative": "denying", "refute": "denying", "refutes": "denying",
-    "refuting": "denying", "confirm": "supportive", "confirms": "supportive", "neither": "neutral",
-    "other": "neutral", "off_topic": "neutral",
+    "positive": "supportive",
+    "negative": "denying",
+    "refute": "denying",
+    "refutes": "denying",
+    "refuting": "denying",
+    "confirm": "supportive",
+    "confirms": "supportive",
+    "neither": "neutral",
+    "other": "neutral",
+    "off_topic": "neutral",
     # more plain words seen in stance data sets
-    "in_favor": "supportive", "in_favour": "supportive", "anti": "denying", "oppose": "denying",
-    "opposes": "denying", "opposed": "denying", "irrelevant": "neutral", "no_stance": "neutral",
+    "in_favor": "supportive",
+    "in_favour": "supportive",
+    "anti": "denying",
+    "oppose": "denying",
+    "opposes": "denying",
+    "opposed": "denying",
+    "irrelevant": "neutral",
+    "no_stance": "neutral",
 }
 
 

@@ -58,8 +58,9 @@ def cache_root() -> Path:
     return Path(base).expanduser() / "stance"
 
 
-def claim_output_dir(path: str | Path, *, overwrite: bool = False, resume: bool = False,
-                     hint: str = "pass --overwrite to replace it") -> Path:
+def claim_output_dir(
+    path: str | Path, *, overwrite: bool = False, resume: bool = False, hint: str = "pass --overwrite to replace it"
+) -> Path:
     """Make ``path`` the output folder: refused when it exists with files, unless ``overwrite`` (it is
     emptied) or ``resume`` (it is kept). Returns the path, created."""
     path = Path(path)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stance.inference.articles import AggregationRule, aggregate, split_sentences
 from stance.errors import StanceError
+from stance.inference.articles import AggregationRule, aggregate, split_sentences
 from stance.labels import LABELS
 
 ARTICLE = (
@@ -26,8 +26,7 @@ def texts(text: str, **kwargs) -> list[str]:
 def test_headline_quotes_abbreviations_and_hard_wraps():
     assert texts(ARTICLE) == [
         "Moscow denies arms sale to Islamabad",  # headline without final punctuation stays alone
-        "MOSCOW, June 5 - Russia's foreign ministry said on Tuesday it had not agreed to sell weapons "
-        "to Pakistan.",
+        "MOSCOW, June 5 - Russia's foreign ministry said on Tuesday it had not agreed to sell weapons to Pakistan.",
         "\u201cWe have no such plans. None at all,\u201d spokeswoman Maria Zakharova said.",  # one quoted sentence
         "Mr. Lavrov will visit the U.S. next week.",  # abbreviations do not end sentences
         "Dr. Khan, a defence analyst, disagreed.",
@@ -36,24 +35,32 @@ def test_headline_quotes_abbreviations_and_hard_wraps():
 
 
 def test_question_headline_stays_whole_and_a_dateline_joins_its_sentence():
-    text = ("Su-35 for Pakistan? Russian Trade Official Rules It Out\n\n"
-            "MOSCOW, March 1. The issue was not  discussed. It was fine.")
-    assert texts(text) == ["Su-35 for Pakistan? Russian Trade Official Rules It Out",
-                           "MOSCOW, March 1. The issue was not discussed.", "It was fine."]
+    text = (
+        "Su-35 for Pakistan? Russian Trade Official Rules It Out\n\n"
+        "MOSCOW, March 1. The issue was not  discussed. It was fine."
+    )
+    assert texts(text) == [
+        "Su-35 for Pakistan? Russian Trade Official Rules It Out",
+        "MOSCOW, March 1. The issue was not discussed.",
+        "It was fine.",
+    ]
     spans = split_sentences(text)
-    assert text[spans[1].start:spans[1].end] == "MOSCOW, March 1. The issue was not  discussed."
+    assert text[spans[1].start : spans[1].end] == "MOSCOW, March 1. The issue was not  discussed."
 
 
 def test_spans_point_into_the_original_text():
     for sentence in split_sentences(ARTICLE):
-        assert ARTICLE[sentence.start:sentence.end].split() == sentence.text.split()
+        assert ARTICLE[sentence.start : sentence.end].split() == sentence.text.split()
 
 
 def test_blank_lines_only_mode_and_empty_text():
     joined = texts("Short headline\nRussia sells jets. Pakistan buys them.\n", split_lines=False)
     assert joined[0] == "Short headline Russia sells jets."
     assert texts("Short headline\r\nRussia sells jets.\r\n\r\nNew paragraph here.") == [
-        "Short headline", "Russia sells jets.", "New paragraph here."]
+        "Short headline",
+        "Russia sells jets.",
+        "New paragraph here.",
+    ]
     assert split_sentences("") == [] and split_sentences(" \n\n \t\n") == []
 
 
@@ -67,19 +74,22 @@ def probs(labels: str, confidence: float = 0.8) -> np.ndarray:
     return np.array(rows)
 
 
-@pytest.mark.parametrize("sentences, rule, expected", [
-    ("ssnnn", AggregationRule(), "supportive"),             # 40% supportive, lead 2
-    ("snnnn", AggregationRule(), "neutral"),                # one supportive sentence in passing
-    ("ssddn", AggregationRule(), "neutral"),                # an even split
-    ("dddsnn", AggregationRule(), "denying"),
-    ("dddsnn", AggregationRule(min_margin=3), "neutral"),   # lead of 2 is not enough
-    ("snnnn", AggregationRule(min_share=0.2), "supportive"),
-    ("ssnnn", AggregationRule("majority"), "neutral"),
-    ("ssnn", AggregationRule("majority"), "neutral"),       # a tie
-    ("sssnn", AggregationRule("majority"), "supportive"),
-    ("dnnnn", AggregationRule("headline"), "denying"),
-    ("", AggregationRule(), "neutral"),
-])
+@pytest.mark.parametrize(
+    "sentences, rule, expected",
+    [
+        ("ssnnn", AggregationRule(), "supportive"),  # 40% supportive, lead 2
+        ("snnnn", AggregationRule(), "neutral"),  # one supportive sentence in passing
+        ("ssddn", AggregationRule(), "neutral"),  # an even split
+        ("dddsnn", AggregationRule(), "denying"),
+        ("dddsnn", AggregationRule(min_margin=3), "neutral"),  # lead of 2 is not enough
+        ("snnnn", AggregationRule(min_share=0.2), "supportive"),
+        ("ssnnn", AggregationRule("majority"), "neutral"),
+        ("ssnn", AggregationRule("majority"), "neutral"),  # a tie
+        ("sssnn", AggregationRule("majority"), "supportive"),
+        ("dnnnn", AggregationRule("headline"), "denying"),
+        ("", AggregationRule(), "neutral"),
+    ],
+)
 def test_aggregation_rules(sentences, rule, expected):
     verdict = aggregate(probs(sentences).reshape(-1, 3), rule)
     label, deciding = verdict.label, verdict.deciding

@@ -27,8 +27,15 @@ def emergent_like(tmp_path: Path) -> Path:
     for name in ("tiny_train", "tiny_dev", "tiny_test"):
         for line in (ROOT / "tests" / "data" / f"{name}.jsonl").read_text().splitlines():
             row = json.loads(line)
-            rows.append({"id": row["id"], "target": f"{row['target']} ({row['article_id']})",
-                         "text": row["text"], "label": row["label"], "claim_id": row["article_id"]})
+            rows.append(
+                {
+                    "id": row["id"],
+                    "target": f"{row['target']} ({row['article_id']})",
+                    "text": row["text"],
+                    "label": row["label"],
+                    "claim_id": row["article_id"],
+                }
+            )
     twin = dict(rows[0], id="conflict", label="neutral" if rows[0]["label"] != "neutral" else "denying")
     rows.append(twin)
     path = tmp_path / "emergent.jsonl"
@@ -41,20 +48,31 @@ def test_missing_benchmark_is_skipped_with_a_message(bench, tmp_path: Path, caps
     assert "skipped: benchmark data not found" in capsys.readouterr().out
 
 
-def test_conflicting_pairs_stay_in_test_folds_but_not_in_training(bench, emergent_like: Path,
-                                                                   tmp_path: Path) -> None:
+def test_conflicting_pairs_stay_in_test_folds_but_not_in_training(bench, emergent_like: Path, tmp_path: Path) -> None:
     ds = bench.read_benchmark(emergent_like)
     conflicts = bench.conflicting_pairs(ds)
     assert len(conflicts) == 1
-    written = [json.loads(line) for line in Path(bench._write_jsonl(ds, tmp_path / "t.jsonl")).read_text()
-               .splitlines()]
+    written = [json.loads(line) for line in Path(bench._write_jsonl(ds, tmp_path / "t.jsonl")).read_text().splitlines()]
     assert len(written) == len(ds) - 2  # both rows of the contradictory pair left out of training only
     assert not {(r["target"], " ".join(r["text"].lower().split())) for r in written} & conflicts
 
 
 def test_cross_validation_prints_each_fold_and_mean(bench, emergent_like: Path, capsys) -> None:
-    code = bench.main([str(TINY), "--data", str(emergent_like), "--folds", "2",
-                       "--systems", "config", "tfidf_logreg", "majority", "--set", "data.dev_fraction=0"])
+    code = bench.main(
+        [
+            str(TINY),
+            "--data",
+            str(emergent_like),
+            "--folds",
+            "2",
+            "--systems",
+            "config",
+            "tfidf_logreg",
+            "majority",
+            "--set",
+            "data.dev_fraction=0",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     for system in ("config", "tfidf_logreg", "majority"):
@@ -64,13 +82,26 @@ def test_cross_validation_prints_each_fold_and_mean(bench, emergent_like: Path, 
     assert "config training + scoring time" in out
 
 
-def test_save_full_without_cv_writes_a_standard_run(bench, emergent_like: Path, tmp_path: Path,
-                                                    tiny_model_dir: Path, capsys) -> None:
+def test_save_full_without_cv_writes_a_standard_run(
+    bench, emergent_like: Path, tmp_path: Path, tiny_model_dir: Path, capsys
+) -> None:
     from stance.modeling import load_trained
 
     out_dir = tmp_path / "full"
-    code = bench.main([str(TINY), "--data", str(emergent_like), "--no-cv", "--save-full", str(out_dir),
-                       "--cross-policy", str(tiny_model_dir), "--set", "data.dev_fraction=0"])
+    code = bench.main(
+        [
+            str(TINY),
+            "--data",
+            str(emergent_like),
+            "--no-cv",
+            "--save-full",
+            str(out_dir),
+            "--cross-policy",
+            str(tiny_model_dir),
+            "--set",
+            "data.dev_fraction=0",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "fold " not in out  # no cross-validation
     assert "cross-policy:" in out and "macro-F1" in out

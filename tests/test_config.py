@@ -18,8 +18,10 @@ def test_shipped_configs_load(name: str) -> None:
 
 
 def test_override_changes_field_and_type_checks() -> None:
-    config = load_config(ROOT / "configs" / "tiny.yaml", ["training.epochs=7", "training.class_weights=false",
-                                                          "training.learning_rate=5e-5"])
+    config = load_config(
+        ROOT / "configs" / "tiny.yaml",
+        ["training.epochs=7", "training.class_weights=false", "training.learning_rate=5e-5"],
+    )
     assert config.training.epochs == 7.0
     assert config.training.learning_rate == 5e-5  # YAML 1.1 reads 5e-5 as a string
     assert config.training.class_weights is False

@@ -10,8 +10,8 @@ import pytest
 
 from stance.cli import main
 from stance.config import load_config
-from stance.training.cv import METRICS, group_values, pooled_rows
 from stance.errors import StanceError
+from stance.training.cv import METRICS, group_values, pooled_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "configs" / "tiny.yaml"
@@ -23,8 +23,25 @@ def _rows(path: Path) -> list[dict]:
 
 def test_cv_command_writes_mean_std_and_each_fold(tmp_path: Path, capsys) -> None:
     out = tmp_path / "cv"
-    assert main(["cv", str(TINY), "--folds", "2", "--group-by", "article_id", "--output", str(out),
-                 "--set", "training.epochs=1", "--set", "data.dev_fraction=0.1"]) == 0
+    assert (
+        main(
+            [
+                "cv",
+                str(TINY),
+                "--folds",
+                "2",
+                "--group-by",
+                "article_id",
+                "--output",
+                str(out),
+                "--set",
+                "training.epochs=1",
+                "--set",
+                "data.dev_fraction=0.1",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "macro_f1:" in printed and "± " in printed and str(out / "cv_report.md") in printed
 
@@ -71,10 +88,12 @@ def test_cv_refuses_bad_arguments_before_training(tmp_path: Path, capsys) -> Non
 
 def test_rows_with_the_same_text_share_a_group() -> None:
     config = load_config(TINY)
-    rows = [{"id": "1", "text": "Same  sentence.", "article_id": "A"},
-            {"id": "2", "text": "same sentence.", "article_id": "B"},
-            {"id": "3", "text": "Other.", "article_id": "C"},
-            {"id": "4", "text": "More.", "article_id": None}]
+    rows = [
+        {"id": "1", "text": "Same  sentence.", "article_id": "A"},
+        {"id": "2", "text": "same sentence.", "article_id": "B"},
+        {"id": "3", "text": "Other.", "article_id": "C"},
+        {"id": "4", "text": "More.", "article_id": None},
+    ]
     groups = group_values(rows, "article_id", config)
     assert groups[0] == groups[1] != groups[2] and groups[3] not in groups[:3]
     with pytest.raises(StanceError, match="no such column"):
@@ -88,8 +107,23 @@ def test_pooled_rows_cover_every_split() -> None:
 
 def test_cv_without_dev_trains_each_fold_on_all_its_training_rows(tmp_path: Path) -> None:
     out = tmp_path / "cv"
-    assert main(["cv", str(TINY), "--folds", "2", "--output", str(out), "--set", "training.epochs=1",
-                 "--set", "data.dev_fraction=0"]) == 0
+    assert (
+        main(
+            [
+                "cv",
+                str(TINY),
+                "--folds",
+                "2",
+                "--output",
+                str(out),
+                "--set",
+                "training.epochs=1",
+                "--set",
+                "data.dev_fraction=0",
+            ]
+        )
+        == 0
+    )
     summary = json.loads((out / "cv_metrics.json").read_text("utf-8"))
     assert [f["n_dev"] for f in summary["per_fold"]] == [0, 0]
     assert [f["n_train"] + f["n_test"] for f in summary["per_fold"]] == [45, 45]

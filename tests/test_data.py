@@ -20,8 +20,13 @@ T = DEFAULT_TARGET
 
 
 def row(i: int, text: str | None = None, label: str = "supportive", article: str = "A", **extra) -> dict:
-    values = {"id": f"r{i}", "text": text or f"Sentence number {i} about Russian helicopters for Pakistan.",
-              "target": T, "label": label, "article_id": article}
+    values = {
+        "id": f"r{i}",
+        "text": text or f"Sentence number {i} about Russian helicopters for Pakistan.",
+        "target": T,
+        "label": label,
+        "article_id": article,
+    }
     return {**values, **extra}
 
 
@@ -45,6 +50,7 @@ def only(problems: list[str], needle: str) -> str:
 
 # ---------------------------------------------------------------- validation: one case each
 
+
 def test_invalid_json_line(tmp_path):
     f = write_jsonl(tmp_path / "a.jsonl", [row(1), '{"id": "r2", "text": ', row(3)])
     assert only(problems_of({"a": f}), "invalid JSON").startswith(f"{f}:2: row: invalid JSON: ")
@@ -57,8 +63,11 @@ def test_json_line_that_is_not_an_object(tmp_path):
 
 def test_invalid_csv_rows(tmp_path):
     f = tmp_path / "a.csv"
-    f.write_text('id,text,label\nr1,"Russia sells jets",favor\nr2,"bad "quote",none\nr3,two cells\n'
-                 'r4,"Moscow denies it",against\n', encoding="utf-8")
+    f.write_text(
+        'id,text,label\nr1,"Russia sells jets",favor\nr2,"bad "quote",none\nr3,two cells\n'
+        'r4,"Moscow denies it",against\n',
+        encoding="utf-8",
+    )
     found = problems_of({"a": f})
     assert only(found, ":3:").startswith(f"{f}:3: row: invalid CSV row: ")
     assert only(found, ":4:") == f"{f}:4: row: invalid CSV row: 2 cells, the header has 3"
@@ -77,8 +86,9 @@ def test_bytes_that_are_not_utf8(tmp_path, suffix):
 
 
 def test_missing_fields(tmp_path):
-    f = write_jsonl(tmp_path / "a.jsonl", [row(1), {"id": "r2", "label": "neutral"},
-                                          {"id": "r3", "text": "Moscow is silent."}])
+    f = write_jsonl(
+        tmp_path / "a.jsonl", [row(1), {"id": "r2", "label": "neutral"}, {"id": "r3", "text": "Moscow is silent."}]
+    )
     found = problems_of({"a": f})
     assert only(found, ":2:") == f"{f}:2: text: missing field (the row has: id, label)"
     assert only(found, ":3:") == f"{f}:3: label: missing field"
@@ -106,10 +116,13 @@ def test_duplicate_id(tmp_path):
 
 def test_same_target_and_text_with_conflicting_labels(tmp_path):
     text = "Russia will deliver four Mi-35M helicopters."
-    f = write_jsonl(tmp_path / "a.jsonl", [row(1, text), row(2), row(3, "  russia will deliver four "
-                                                                         "Mi-35M helicopters.", "denying")])
+    f = write_jsonl(
+        tmp_path / "a.jsonl",
+        [row(1, text), row(2), row(3, "  russia will deliver four Mi-35M helicopters.", "denying")],
+    )
     assert only(problems_of({"a": f}), "conflicts") == (
-        f"{f}:3: label: same (target, text) as {f}:1 but label 'denying' conflicts with 'supportive' there")
+        f"{f}:3: label: same (target, text) as {f}:1 but label 'denying' conflicts with 'supportive' there"
+    )
 
 
 def test_same_text_with_another_target_is_not_a_conflict(tmp_path):
@@ -122,27 +135,32 @@ def test_leakage_same_text_in_two_splits(tmp_path):
     train = write_jsonl(tmp_path / "train.jsonl", [row(1, article="A"), row(2, "Shared text here.", article="A")])
     dev = write_jsonl(tmp_path / "dev.jsonl", [row(3, article="B"), row(4, "shared  TEXT here.", article="B")])
     assert only(problems_of({"train": train, "dev": dev}), "same text") == (
-        f"{dev}:2: text: same text as {train}:2 (train): leakage between splits")
+        f"{dev}:2: text: same text as {train}:2 (train): leakage between splits"
+    )
 
 
 def test_leakage_same_article_in_two_splits_reported_once_per_article(tmp_path):
     train = write_jsonl(tmp_path / "train.jsonl", [row(1, article="A"), row(2, article="B")])
     test = write_jsonl(tmp_path / "test.jsonl", [row(3, article="B"), row(4, article="B"), row(5, article="C")])
     assert only(problems_of({"train": train, "test": test}), "also in") == (
-        f"{test}:1: article_id: 'B' is also in {train}:2 (train): leakage between splits")
+        f"{test}:1: article_id: 'B' is also in {train}:2 (train): leakage between splits"
+    )
 
 
 def test_leakage_of_loaded_datasets():
     train = Dataset.from_list([{"id": "a", "text": "One.", "target": T, "label": "neutral", "group": "A"}])
     dev = Dataset.from_list([{"id": "b", "text": "one.", "target": T, "label": "neutral", "group": "A"}])
     leaks = find_leakage({"train": train, "dev": dev})
-    assert leaks == ["dev: id b: text: same text as train: id a: leakage between splits",
-                     "dev: id b: article_id: 'A' is also in train: id a: leakage between splits"]
+    assert leaks == [
+        "dev: id b: text: same text as train: id a: leakage between splits",
+        "dev: id b: article_id: 'A' is also in train: id a: leakage between splits",
+    ]
 
 
 def test_every_problem_is_reported_together_and_skipped_rows_are_counted(tmp_path):
-    f = write_jsonl(tmp_path / "a.jsonl", [row(1), "{oops", row(3, text=" "), row(4, label="maybe"), row(5),
-                                          {**row(6), "id": "r5"}])
+    f = write_jsonl(
+        tmp_path / "a.jsonl", [row(1), "{oops", row(3, text=" "), row(4, label="maybe"), row(5), {**row(6), "id": "r5"}]
+    )
     with pytest.raises(StanceError) as info:
         read_examples(f, COLUMNS)
     message = str(info.value)
@@ -184,11 +202,19 @@ def test_load_splits_reports_leakage(tmp_path):
 
 # ---------------------------------------------------------------- formats, mapping, default target, aliases
 
+
 def corpus_frame(n: int = 12) -> pd.DataFrame:
     labels = [LABELS[i % 3] for i in range(n)]
-    return pd.DataFrame({"id": [f"r{i}" for i in range(n)], "text": [f"Sentence {i} on arms." for i in range(n)],
-                         "target": T, "label": labels, "article_id": [f"A{i // 3}" for i in range(n)],
-                         "phenomena": [["hedge"] if i % 2 else [] for i in range(n)]})
+    return pd.DataFrame(
+        {
+            "id": [f"r{i}" for i in range(n)],
+            "text": [f"Sentence {i} on arms." for i in range(n)],
+            "target": T,
+            "label": labels,
+            "article_id": [f"A{i // 3}" for i in range(n)],
+            "phenomena": [["hedge"] if i % 2 else [] for i in range(n)],
+        }
+    )
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "json_array", "csv", "tsv", "parquet", "datasets"])
@@ -222,16 +248,26 @@ def test_saved_datasetdict_folder(tmp_path):
 def test_classlabel_ids_mean_the_features_own_names(tmp_path):
     features = Features({"text": Value("string"), "label": ClassLabel(names=["against", "favor", "none"])})
     Dataset.from_dict({"text": ["a.", "b.", "c."], "label": [0, 1, 2]}, features=features).save_to_disk(
-        str(tmp_path / "semeval"))
+        str(tmp_path / "semeval")
+    )
     assert read_examples(tmp_path / "semeval", COLUMNS)["label"] == ["denying", "supportive", "neutral"]
 
 
 def test_column_mapping_and_default_target(tmp_path):
     f = tmp_path / "mine.csv"
-    f.write_text("doc,sentence,stance,claim\nd1,Russia sells jets.,FAVOR,\nd1,Moscow denies it.,Against,"
-                 "Another claim.\nd2,Rain in Lahore.,none,\n", encoding="utf-8")
-    columns = DataConfig(text_column="sentence", label_column="stance", target_column="claim",
-                         group_column="doc", id_column="uid", default_target="My claim.")
+    f.write_text(
+        "doc,sentence,stance,claim\nd1,Russia sells jets.,FAVOR,\nd1,Moscow denies it.,Against,"
+        "Another claim.\nd2,Rain in Lahore.,none,\n",
+        encoding="utf-8",
+    )
+    columns = DataConfig(
+        text_column="sentence",
+        label_column="stance",
+        target_column="claim",
+        group_column="doc",
+        id_column="uid",
+        default_target="My claim.",
+    )
     ds = read_examples(f, columns)
     assert ds["text"] == ["Russia sells jets.", "Moscow denies it.", "Rain in Lahore."]
     assert ds["label"] == ["supportive", "denying", "neutral"]
@@ -247,11 +283,20 @@ def test_unlabelled_files_need_no_label_column(tmp_path):
     assert problems_of({"a": f}) == [f"{f}:1: label: missing field"]
 
 
-@pytest.mark.parametrize("scheme", [
-    ("favor", "against", "none"), ("FAVOR", "AGAINST", "NONE"), ("agree", "disagree", "discuss"),
-    ("for", "against", "observing"), ("pro", "con", "neutral"), ("support", "deny", "comment"),
-    ("Supportive", "Denying", "Neutral"), ("in favour", "anti", "unrelated"), ("positive", "negative", "other"),
-])
+@pytest.mark.parametrize(
+    "scheme",
+    [
+        ("favor", "against", "none"),
+        ("FAVOR", "AGAINST", "NONE"),
+        ("agree", "disagree", "discuss"),
+        ("for", "against", "observing"),
+        ("pro", "con", "neutral"),
+        ("support", "deny", "comment"),
+        ("Supportive", "Denying", "Neutral"),
+        ("in favour", "anti", "unrelated"),
+        ("positive", "negative", "other"),
+    ],
+)
 def test_label_aliases(scheme):
     assert tuple(normalize_label(raw) for raw in scheme) == LABELS
 
@@ -264,6 +309,7 @@ def test_alias_table_is_closed():
 
 
 # ---------------------------------------------------------------- CLI
+
 
 def test_cli_validate_clean_corpus(capsys):
     assert main(["data", "validate", "data/train.jsonl", "data/dev.jsonl", "data/test.jsonl"]) == 0
@@ -284,16 +330,35 @@ def test_cli_validate_leakage_and_column_mapping(tmp_path, capsys):
     a.write_text("sentence,stance,doc\nRussia sells jets.,favor,A\n", encoding="utf-8")
     b = tmp_path / "b.csv"
     b.write_text("sentence,stance,doc\nMoscow denies it.,against,A\n", encoding="utf-8")
-    mapping = ["--set", "data.text_column=sentence", "--set", "data.label_column=stance",
-               "--set", "data.group_column=doc"]
+    mapping = [
+        "--set",
+        "data.text_column=sentence",
+        "--set",
+        "data.label_column=stance",
+        "--set",
+        "data.group_column=doc",
+    ]
     assert main(["data", "validate", str(a), *mapping]) == 0
     assert main(["data", "validate", str(a), str(b), *mapping]) == 2
     assert f"{b}:2: doc: 'A' is also in {a}:2: leakage between splits" in capsys.readouterr().err
 
 
 def test_cli_stats_counts(capsys):
-    assert main(["data", "stats", "data/train.jsonl", "data/dev.jsonl", "data/test.jsonl", "--no-tokens",
-                 "--format", "json"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "stats",
+                "data/train.jsonl",
+                "data/dev.jsonl",
+                "data/test.jsonl",
+                "--no-tokens",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     stats = json.loads(capsys.readouterr().out)
     assert stats["rows"] == {"train": 1183, "dev": 195, "test": 342, "all": 1720}
     assert stats["groups"]["all"] == 178
@@ -354,8 +419,10 @@ def test_bad_rows_in_a_parquet_file_are_counted(tmp_path):
     with pytest.raises(StanceError) as info:
         read_examples(tmp_path / "a.parquet", COLUMNS)
     assert str(info.value).startswith(f"{tmp_path / 'a.parquet'}: invalid data: 2 problem(s); 2 of 6 row(s) unusable")
-    assert info.value.problems[:2] == [f"{tmp_path / 'a.parquet'}:row 3: label: unknown label 'maybe'",
-                                       f"{tmp_path / 'a.parquet'}:row 5: text: empty text"]
+    assert info.value.problems[:2] == [
+        f"{tmp_path / 'a.parquet'}:row 3: label: unknown label 'maybe'",
+        f"{tmp_path / 'a.parquet'}:row 5: text: empty text",
+    ]
 
 
 def test_cli_validate_a_saved_datasetdict_checks_its_splits_for_leakage(tmp_path, capsys):

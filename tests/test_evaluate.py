@@ -11,14 +11,28 @@ import pytest
 from sklearn.metrics import f1_score
 
 from stance.cli import main
+from stance.evaluation.metrics import compute_metrics
 from stance.evaluation.statistics import _f1_from_confusion, bootstrap, breakdowns, calibration, error_tables
 from stance.labels import LABELS
-from stance.evaluation.metrics import compute_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_TEST = ROOT / "tests" / "data" / "tiny_test.jsonl"
-TOP_KEYS = {"schema_version", "model", "data", "labels", "metrics", "confidence_intervals", "per_class",
-            "confusion_matrix", "calibration", "baselines", "breakdowns", "errors", "notes", "images"}
+TOP_KEYS = {
+    "schema_version",
+    "model",
+    "data",
+    "labels",
+    "metrics",
+    "confidence_intervals",
+    "per_class",
+    "confusion_matrix",
+    "calibration",
+    "baselines",
+    "breakdowns",
+    "errors",
+    "notes",
+    "images",
+}
 
 
 def _rows(path: Path) -> list[dict]:
@@ -100,16 +114,19 @@ def test_evaluate_cli_on_a_file_a_config_and_a_folder(tiny_model_dir: Path, tmp_
     corpus.mkdir()
     shutil.copy(TINY_TEST, corpus / "test.jsonl")
     out = tmp_path / "folder"
-    assert main(["evaluate", str(tiny_model_dir), str(corpus), "--output", str(out), "--resamples", "2000",
-                 "--seed", "7"]) == 0
+    assert (
+        main(["evaluate", str(tiny_model_dir), str(corpus), "--output", str(out), "--resamples", "2000", "--seed", "7"])
+        == 0
+    )
     m = _check_metrics_json(out, 6)
     assert m["data"]["split"] == "test"
     assert m["confidence_intervals"]["macro_f1"]["resamples"] == 2000
     assert m["confidence_intervals"]["macro_f1"]["seed"] == 7
 
 
-def test_baselines_are_skipped_with_a_reason_when_the_training_split_is_unknown(tiny_model_dir: Path,
-                                                                               tmp_path: Path) -> None:
+def test_baselines_are_skipped_with_a_reason_when_the_training_split_is_unknown(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
     model = tmp_path / "model"
     shutil.copytree(tiny_model_dir, model)
     (model / "stance_config.yaml").unlink()
@@ -141,8 +158,9 @@ def test_bad_input_gives_a_clear_message_and_exit_2(tiny_model_dir: Path, tmp_pa
     assert "no gold labels" in err and "stance predict" in err
 
     partial = tmp_path / "partial.jsonl"
-    partial.write_text('{"id": "a", "text": "Moscow sells jets.", "label": "supportive"}\n'
-                       '{"id": "b", "text": "No deal."}\n', "utf-8")
+    partial.write_text(
+        '{"id": "a", "text": "Moscow sells jets.", "label": "supportive"}\n{"id": "b", "text": "No deal."}\n', "utf-8"
+    )
     assert f"{partial}:2: label" in _fails(["evaluate", model, str(partial), "-o", out], capsys)
 
     empty = tmp_path / "empty.jsonl"
@@ -157,8 +175,9 @@ def test_bad_input_gives_a_clear_message_and_exit_2(tiny_model_dir: Path, tmp_pa
     (no_labels / "config.json").write_text(json.dumps(config), "utf-8")
     assert "id2label" in _fails(["evaluate", str(no_labels), str(TINY_TEST), "-o", out], capsys)
 
-    assert "--split picks a file only" in _fails(["evaluate", model, str(TINY_TEST), "--split", "dev", "-o", out],
-                                                 capsys)
+    assert "--split picks a file only" in _fails(
+        ["evaluate", model, str(TINY_TEST), "--split", "dev", "-o", out], capsys
+    )
     assert "no test file" in _fails(["evaluate", model, str(tmp_path), "-o", out], capsys)
     assert "not found" in _fails(["evaluate", str(tmp_path / "nothing"), str(TINY_TEST), "-o", out], capsys)
     no_test = tmp_path / "no_test.yaml"
@@ -168,8 +187,9 @@ def test_bad_input_gives_a_clear_message_and_exit_2(tiny_model_dir: Path, tmp_pa
     assert not (tmp_path / "out").exists()
 
 
-def test_a_data_error_is_reported_before_the_model_weights_load(tiny_model_dir: Path, tmp_path: Path,
-                                                                 monkeypatch, capsys) -> None:
+def test_a_data_error_is_reported_before_the_model_weights_load(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
     import stance.evaluation.evaluate
 
     def no_load(*args, **kwargs):
@@ -177,12 +197,12 @@ def test_a_data_error_is_reported_before_the_model_weights_load(tiny_model_dir: 
 
     monkeypatch.setattr(stance.evaluation.evaluate, "load_trained", no_load)
     missing = tmp_path / "missing.jsonl"
-    assert str(missing) in _fails(["evaluate", str(tiny_model_dir), str(missing), "-o", str(tmp_path / "o")],
-                                  capsys)
+    assert str(missing) in _fails(["evaluate", str(tiny_model_dir), str(missing), "-o", str(tmp_path / "o")], capsys)
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Statistics on hand-made predictions.
+
 
 def test_vectorised_f1_matches_the_metric_module() -> None:
     rng = np.random.default_rng(1)
@@ -230,23 +250,36 @@ def test_calibration_error() -> None:
 def test_breakdowns_and_error_tables() -> None:
     from datasets import Dataset
 
-    ds = Dataset.from_dict({"id": ["a", "b", "c", "d"], "text": ["A", "B", "C", "D"], "target": ["t"] * 4,
-                            "label": ["supportive", "denying", "neutral", "neutral"],
-                            "source": ["X", "X", "Y", None],
-                            "phenomena": [["headline", "negation"], ["negation"], [], ["negation"]]})
+    ds = Dataset.from_dict(
+        {
+            "id": ["a", "b", "c", "d"],
+            "text": ["A", "B", "C", "D"],
+            "target": ["t"] * 4,
+            "label": ["supportive", "denying", "neutral", "neutral"],
+            "source": ["X", "X", "Y", None],
+            "phenomena": [["headline", "negation"], ["negation"], [], ["negation"]],
+        }
+    )
     gold = np.array([0, 1, 2, 2])
     probs = np.array([[0.9, 0.05, 0.05], [0.2, 0.7, 0.1], [0.5, 0.1, 0.4], [0.1, 0.3, 0.6]])
     pred = probs.argmax(axis=1)
     out = breakdowns(ds, gold, pred)
-    assert out["source"] == {"X": {"n": 2, "accuracy": 1.0, "macro_f1": 1.0},
-                             "(none)": {"n": 1, "accuracy": 1.0, "macro_f1": 1.0},
-                             "Y": {"n": 1, "accuracy": 0.0, "macro_f1": 0.0}}
+    assert out["source"] == {
+        "X": {"n": 2, "accuracy": 1.0, "macro_f1": 1.0},
+        "(none)": {"n": 1, "accuracy": 1.0, "macro_f1": 1.0},
+        "Y": {"n": 1, "accuracy": 0.0, "macro_f1": 0.0},
+    }
     assert list(out["phenomena"]) == ["negation", "(none)", "headline"]  # by size, then name
     assert out["phenomena"]["negation"]["n"] == 3 and out["target"]["t"]["n"] == 4
     tables = error_tables(ds, gold, probs, n=2)
     assert [row["id"] for row in tables["confident_wrong"]] == ["c"]
-    assert tables["confident_wrong"][0] == {"id": "c", "text": "C", "gold": "neutral", "predicted": "supportive",
-                                            "confidence": 0.5}
+    assert tables["confident_wrong"][0] == {
+        "id": "c",
+        "text": "C",
+        "gold": "neutral",
+        "predicted": "supportive",
+        "confidence": 0.5,
+    }
     assert [row["id"] for row in tables["unsure_right"]] == ["d", "b"]  # least confident first
     no_columns = ds.remove_columns(["source", "phenomena"])
     assert breakdowns(no_columns, gold, pred)["source"] == {}

@@ -39,6 +39,7 @@ def _copy_model(src: Path, dst: Path) -> Path:
 
 # --------------------------------------------------------------------------------------------- Python API
 
+
 def test_predict_returns_label_and_every_score_in_input_order(clf):
     predictions = clf.predict(SENTENCES)
     assert len(predictions) == len(SENTENCES)
@@ -108,8 +109,7 @@ def test_quantized_classifier_converts_the_encoder_linear_layers_only(tiny_model
 
     full = StanceClassifier.from_pretrained(tiny_model_dir)
     layers = quantizable_layers(full.trained.model, "ffn")
-    assert layers and all(("intermediate" in n or n.endswith("output.dense")) and "attention" not in n
-                          for n in layers)
+    assert layers and all(("intermediate" in n or n.endswith("output.dense")) and "attention" not in n for n in layers)
     assert len(layers) == 2 * full.trained.model.config.num_hidden_layers
     encoder = quantizable_layers(full.trained.model, "encoder")
     assert set(layers) < set(encoder) and any("attention.self.query" in n for n in encoder)
@@ -135,6 +135,7 @@ def test_bf16_keeps_the_interface(tiny_model_dir):
 
 
 # ------------------------------------------------------------------------------------------ safe loading
+
 
 def test_missing_folder_pickled_only_and_no_id2label_are_refused(tiny_model_dir, tmp_path, monkeypatch):
     import torch
@@ -162,12 +163,26 @@ def test_missing_folder_pickled_only_and_no_id2label_are_refused(tiny_model_dir,
 
 # ------------------------------------------------------------------------------------------------------ CLI
 
+
 def test_cli_text_table_and_jsonl(tiny_model_dir, capsys):
     assert main(["predict", str(tiny_model_dir), "--text", SENTENCES[0], SENTENCES[1]]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0].split() == ["id", "label", "score", "text"] and SENTENCES[1] in out
-    assert main(["predict", str(tiny_model_dir), "--text", SENTENCES[0], "--format", "jsonl",
-                 "--target", "Apple will sell watches"]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(tiny_model_dir),
+                "--text",
+                SENTENCES[0],
+                "--format",
+                "jsonl",
+                "--target",
+                "Apple will sell watches",
+            ]
+        )
+        == 0
+    )
     record = json.loads(capsys.readouterr().out)
     assert record["id"] == "1" and record["target"] == "Apple will sell watches"
     assert set(record["scores"]) == set(LABELS)
@@ -177,8 +192,22 @@ def test_cli_txt_input_skips_and_counts_empty_lines_keeping_ids(tiny_model_dir, 
     source = tmp_path / "in.txt"
     source.write_text(f"{SENTENCES[0]}\n\n{SENTENCES[1]}\n   \n{SENTENCES[2]}\n", encoding="utf-8")
     out = tmp_path / "out.jsonl"
-    assert main(["predict", str(tiny_model_dir), "--input", str(source), "--output", str(out), "--chunk-size", "2",
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(tiny_model_dir),
+                "--input",
+                str(source),
+                "--output",
+                str(out),
+                "--chunk-size",
+                "2",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["id"] for r in rows] == ["1", "3", "5"]
     assert [r["text"] for r in rows] == SENTENCES[:3]
@@ -188,13 +217,19 @@ def test_cli_txt_input_skips_and_counts_empty_lines_keeping_ids(tiny_model_dir, 
 
 
 def test_cli_jsonl_and_csv_keep_ids_order_and_targets(tiny_model_dir, tmp_path):
-    rows = [{"id": f"x{i}", "text": s, **({"target": "Apple will sell watches"} if i == 2 else {})}
-            for i, s in enumerate(SENTENCES)]
+    rows = [
+        {"id": f"x{i}", "text": s, **({"target": "Apple will sell watches"} if i == 2 else {})}
+        for i, s in enumerate(SENTENCES)
+    ]
     jsonl = tmp_path / "in.jsonl"
     jsonl.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     out = tmp_path / "out.csv"
-    assert main(["predict", str(tiny_model_dir), "--input", str(jsonl), "--format", "csv", "-o", str(out),
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            ["predict", str(tiny_model_dir), "--input", str(jsonl), "--format", "csv", "-o", str(out), "--no-progress"]
+        )
+        == 0
+    )
     import csv
 
     written = list(csv.DictReader(out.open()))
@@ -205,16 +240,35 @@ def test_cli_jsonl_and_csv_keep_ids_order_and_targets(tiny_model_dir, tmp_path):
     table = tmp_path / "in.csv"
     table.write_text('ref,body\n7,"Moscow, they said, will sell jets."\n8,Fine\n')
     out2 = tmp_path / "out2.jsonl"
-    assert main(["predict", str(tiny_model_dir), "--input", str(table), "--text-column", "body",
-                 "--id-column", "ref", "-o", str(out2), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(tiny_model_dir),
+                "--input",
+                str(table),
+                "--text-column",
+                "body",
+                "--id-column",
+                "ref",
+                "-o",
+                str(out2),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     got = [json.loads(line) for line in out2.read_text().splitlines()]
     assert [(r["id"], r["text"]) for r in got] == [("7", "Moscow, they said, will sell jets."), ("8", "Fine")]
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"fine line\nbad \xff\xfe bytes\n", r"in\.txt:2: row: bytes that are not UTF-8 \(byte 5 of the line\)"),
-    (b"\n\n  \n", "nothing to classify"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"fine line\nbad \xff\xfe bytes\n", r"in\.txt:2: row: bytes that are not UTF-8 \(byte 5 of the line\)"),
+        (b"\n\n  \n", "nothing to classify"),
+    ],
+)
 def test_cli_bad_txt_input_exits_2_without_output(tiny_model_dir, tmp_path, capsys, content, message):
     source = tmp_path / "in.txt"
     source.write_bytes(content)
@@ -253,14 +307,17 @@ def test_cli_article_table_shows_every_sentence_and_the_verdict(tiny_model_dir, 
     out = capsys.readouterr().out
     assert out.startswith(article) and "verdict: " in out and "deciding sentences (*)" in out
     assert "Russia Offers Pakistan Counter-Terrorism Equipment" in out and "Mr. Qureshi" in out
-    assert main(["predict", str(tiny_model_dir), "--article", article, "--format", "jsonl",
-                 "--aggregation", "majority"]) == 0
+    assert (
+        main(["predict", str(tiny_model_dir), "--article", article, "--format", "jsonl", "--aggregation", "majority"])
+        == 0
+    )
     record = json.loads(capsys.readouterr().out)
     assert record["article"] == article and len(record["sentences"]) == 14
     assert sum(record["counts"].values()) == 14 and record["rule"].startswith("majority")
 
 
 # ---------------------------------------------------------------------------------------------- ONNX backend
+
 
 @pytest.fixture(scope="module")
 def onnx_cache(tmp_path_factory):

@@ -17,22 +17,28 @@ from huggingface_hub import HfApi, ModelCard, RepoUrl, constants
 from stance.cli import main
 from stance.config import DEFAULT_TARGET
 from stance.errors import StanceError
-from stance.labels import LABELS
 from stance.evaluation.schema import MetricsFile
 from stance.hub.card import check_card, model_index_figures
 from stance.hub.publish import check_folder, publish, upload
+from stance.labels import LABELS
 
 REPO = "alice/stance-tiny"
 TOKEN = "hf_test_token_not_real"
-PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5E"
-                       "rkJggg==")  # 1×1 pixel
-IMAGES = {"confusion_matrix": "confusion_matrix.png", "confusion_matrix_normalized": "confusion_matrix_normalized.png",
-          "reliability": "reliability.png", "per_class_f1": "per_class_f1.png"}
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)  # 1×1 pixel
+IMAGES = {
+    "confusion_matrix": "confusion_matrix.png",
+    "confusion_matrix_normalized": "confusion_matrix_normalized.png",
+    "reliability": "reliability.png",
+    "per_class_f1": "per_class_f1.png",
+}
 
 
 def make_metrics(model: str) -> dict[str, Any]:
     """A metrics.json exactly as `stance evaluate` documents it, with figures chosen so the derived
     limitations are predictable: `denying` is the weakest class, `question` the worst large group."""
+
     def scores(acc: float, macro: float) -> dict[str, float]:
         return {"accuracy": acc, "macro_f1": macro, "micro_f1": acc, "weighted_f1": macro}
 
@@ -42,32 +48,57 @@ def make_metrics(model: str) -> dict[str, Any]:
     def group(n: int, acc: float, macro: float) -> dict[str, Any]:
         return {"n": n, "accuracy": acc, "macro_f1": macro}
 
-    per_class = {"supportive": (0.78, 0.81, 0.7954, 111, 0.74, 0.85),  # precision, recall, f1, support, f1 CI
-                 "denying": (0.72, 0.5234, 0.6061, 107, 0.52, 0.69),
-                 "neutral": (0.66, 0.8065, 0.7259, 124, 0.67, 0.78)}
+    per_class = {
+        "supportive": (0.78, 0.81, 0.7954, 111, 0.74, 0.85),  # precision, recall, f1, support, f1 CI
+        "denying": (0.72, 0.5234, 0.6061, 107, 0.52, 0.69),
+        "neutral": (0.66, 0.8065, 0.7259, 124, 0.67, 0.78),
+    }
     return {
-        "schema_version": 1, "model": model,
+        "schema_version": 1,
+        "model": model,
         "data": {"path": "data/test.jsonl", "split": "test", "n_examples": 342, "targets": [DEFAULT_TARGET]},
         "labels": list(LABELS),
         "metrics": {"accuracy": 0.7193, "macro_f1": 0.70912345, "micro_f1": 0.7193, "weighted_f1": 0.7112},
         "confidence_intervals": {"accuracy": ci(0.6696, 0.7661), "macro_f1": ci(0.6587, 0.7549)},
-        "per_class": {label: {"precision": p, "recall": r, "f1": f, "support": s, "f1_ci": {"low": lo, "high": hi}}
-                      for label, (p, r, f, s, lo, hi) in per_class.items()},
+        "per_class": {
+            label: {"precision": p, "recall": r, "f1": f, "support": s, "f1_ci": {"low": lo, "high": hi}}
+            for label, (p, r, f, s, lo, hi) in per_class.items()
+        },
         "confusion_matrix": {"labels": list(LABELS), "counts": [[90, 8, 13], [12, 56, 39], [13, 11, 100]]},
         "calibration": {"ece": 0.083, "bins": 10},
         "baselines": {"majority": scores(0.3626, 0.1774), "tfidf_logreg": scores(0.6023, 0.5911)},
         "breakdowns": {
-            "source": {"Delhi Courier": group(42, 0.74, 0.72), "Asia Newswire": group(45, 0.6, 0.55),
-                       "Neva News Agency": group(3, 0.0, 0.0)},
+            "source": {
+                "Delhi Courier": group(42, 0.74, 0.72),
+                "Asia Newswire": group(45, 0.6, 0.55),
+                "Neva News Agency": group(3, 0.0, 0.0),
+            },
             "target": {DEFAULT_TARGET: group(342, 0.7193, 0.7091)},
-            "phenomena": {"question": group(25, 0.48, 0.41), "negation": group(90, 0.7, 0.69),
-                          "minimal_pair": group(4, 0.25, 0.2)},
+            "phenomena": {
+                "question": group(25, 0.48, 0.41),
+                "negation": group(90, 0.7, 0.69),
+                "minimal_pair": group(4, 0.25, 0.2),
+            },
         },
         "errors": {
-            "confident_wrong": [{"id": "rap-1", "text": "Moscow has never denied the helicopter deal.",
-                                 "gold": "supportive", "predicted": "denying", "confidence": 0.97}],
-            "unsure_right": [{"id": "rap-2", "text": "Will Moscow arm Islamabad?", "gold": "neutral",
-                              "predicted": "neutral", "confidence": 0.36}],
+            "confident_wrong": [
+                {
+                    "id": "rap-1",
+                    "text": "Moscow has never denied the helicopter deal.",
+                    "gold": "supportive",
+                    "predicted": "denying",
+                    "confidence": 0.97,
+                }
+            ],
+            "unsure_right": [
+                {
+                    "id": "rap-2",
+                    "text": "Will Moscow arm Islamabad?",
+                    "gold": "neutral",
+                    "predicted": "neutral",
+                    "confidence": 0.36,
+                }
+            ],
         },
         "notes": ["baselines trained on data/train.jsonl (1183 examples, this run's training split)"],
         "images": dict(IMAGES),
@@ -113,8 +144,14 @@ class RecordingApi:
     """Stands in for HfApi: records every call (checked against the real method's signature, so the stand-in
     cannot drift from the API); ``fail`` = (method, exception) makes that method raise."""
 
-    def __init__(self, *, exists_private: bool | None = None, branches: tuple[str, ...] = ("main",),
-                 tags: tuple[str, ...] = (), fail: tuple[str, Exception] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        exists_private: bool | None = None,
+        branches: tuple[str, ...] = ("main",),
+        tags: tuple[str, ...] = (),
+        fail: tuple[str, Exception] | None = None,
+    ) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.exists_private, self.branches, self.tags, self.fail = exists_private, branches, tags, fail
         self.private = exists_private
@@ -142,8 +179,9 @@ class RecordingApi:
 
     def list_repo_refs(self, repo_id: str, **kwargs: Any) -> SimpleNamespace:
         self._record("list_repo_refs", repo_id=repo_id, **kwargs)
-        return SimpleNamespace(branches=[SimpleNamespace(name=b) for b in self.branches],
-                               tags=[SimpleNamespace(name=t) for t in self.tags])
+        return SimpleNamespace(
+            branches=[SimpleNamespace(name=b) for b in self.branches], tags=[SimpleNamespace(name=t) for t in self.tags]
+        )
 
     def create_branch(self, repo_id: str, **kwargs: Any) -> None:
         self._record("create_branch", repo_id=repo_id, **kwargs)
@@ -153,8 +191,9 @@ class RecordingApi:
         self.calls[-1][1]["files"] = [op.path_in_repo for op in operations]
         self.uploaded = {op.path_in_repo: Path(op.path_or_fileobj).read_bytes() for op in operations}
         pr = f"https://huggingface.co/{repo_id}/discussions/1" if kwargs.get("create_pr") else None
-        return SimpleNamespace(oid="c0ffee" * 6 + "abcd", commit_url=f"https://huggingface.co/{repo_id}/commit/c0ffee",
-                               pr_url=pr)
+        return SimpleNamespace(
+            oid="c0ffee" * 6 + "abcd", commit_url=f"https://huggingface.co/{repo_id}/commit/c0ffee", pr_url=pr
+        )
 
     def create_tag(self, repo_id: str, **kwargs: Any) -> None:
         self._record("create_tag", repo_id=repo_id, **kwargs)
@@ -171,6 +210,7 @@ class RecordingApi:
 # ---------------------------------------------------------------------------------------------------------
 # the folder and the card
 
+
 def test_dry_run_writes_exactly_the_upload_folder(dry_folder: Path, evaluated_model: Path) -> None:
     assert sorted(p.name for p in dry_folder.iterdir()) == expected_files(evaluated_model)
     assert json.loads((dry_folder / "metrics.json").read_text()) == make_metrics(str(evaluated_model))
@@ -182,7 +222,8 @@ def test_dry_run_writes_exactly_the_upload_folder(dry_folder: Path, evaluated_mo
     assert model.config.id2label == {0: "supportive", 1: "denying", 2: "neutral"}
     sentence = "Moscow sold helicopters to Islamabad."
     scores = pipeline("text-classification", model=str(dry_folder), top_k=None)(
-        {"text": DEFAULT_TARGET, "text_pair": sentence})
+        {"text": DEFAULT_TARGET, "text_pair": sentence}
+    )
     assert sorted(s["label"] for s in scores) == sorted(LABELS)
 
     from stance import StanceClassifier  # how the card and README say to load it back
@@ -194,8 +235,12 @@ def test_dry_run_writes_exactly_the_upload_folder(dry_folder: Path, evaluated_mo
 def test_card_metadata_and_model_index_round_trip(dry_folder: Path) -> None:
     card = ModelCard.load(dry_folder / "README.md")
     data = card.data
-    assert (data.license, data.language, data.library_name, data.pipeline_tag) == \
-        ("apache-2.0", "en", "transformers", "text-classification")
+    assert (data.license, data.language, data.library_name, data.pipeline_tag) == (
+        "apache-2.0",
+        "en",
+        "transformers",
+        "text-classification",
+    )
     assert "stance-detection" in data.tags and "unevaluated" not in data.tags
     assert data.base_model is None  # the tiny model starts from random weights: no base to claim
     assert model_index_figures(card) == {"accuracy": (0.7193, "test"), "macro_f1": (0.7091, "test")}
@@ -207,8 +252,15 @@ def test_card_metadata_and_model_index_round_trip(dry_folder: Path) -> None:
 def test_card_sections_and_limitations_come_from_the_figures(dry_folder: Path) -> None:
     text = (dry_folder / "README.md").read_text()
     sections = [line[3:] for line in text.splitlines() if line.startswith("## ")]
-    for name in ("Labels", "Target claim", "Training data", "Training configuration", "Evaluation", "How to use",
-                 "Limitations"):
+    for name in (
+        "Labels",
+        "Target claim",
+        "Training data",
+        "Training configuration",
+        "Evaluation",
+        "How to use",
+        "Limitations",
+    ):
         assert name in sections
     limitations = text.split("## Limitations", 1)[1].split("\n## ", 1)[0]
     assert "Weakest class `denying`: F1 0.606, recall 0.523" in limitations
@@ -263,8 +315,11 @@ def test_card_for_other_data_claims_nothing_it_cannot_show(dry_folder: Path, tmp
     raw["breakdowns"]["source"] = {"Reuters": {"n": 40, "accuracy": 0.7, "macro_f1": 0.7}}
     raw["baselines"]["tfidf_logreg"]["macro_f1"] = 0.75
     metrics = MetricsFile.parse(raw)
-    config = replace(StanceConfig(), model={"base": "embedded", "init": "pretrained", "max_length": 128},
-                     data={"train": "emergent/train.jsonl"})
+    config = replace(
+        StanceConfig(),
+        model={"base": "embedded", "init": "pretrained", "max_length": 128},
+        data={"train": "emergent/train.jsonl"},
+    )
     model_config = json.loads((dry_folder / "config.json").read_text())
     card = build_card(CardContext("bob/emergent-stance", model_config, config, None, metrics, ["README.md"]))
     card.save(tmp_path / "README.md")
@@ -276,12 +331,15 @@ def test_card_for_other_data_claims_nothing_it_cannot_show(dry_folder: Path, tmp
     assert "Its macro-F1 (0.709) is **not above** the TF-IDF + logistic regression baseline's (0.750)" in text
 
 
-@pytest.mark.parametrize(("model", "expected"), [
-    ({"base": "embedded", "init": "pretrained"}, "sentence-transformers/all-MiniLM-L6-v2"),
-    ({"base": "microsoft/deberta-v3-base", "init": "pretrained"}, "microsoft/deberta-v3-base"),
-    ({"base": "./local/model", "init": "pretrained"}, None),
-    ({"base": "embedded", "init": "random"}, None),
-])
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        ({"base": "embedded", "init": "pretrained"}, "sentence-transformers/all-MiniLM-L6-v2"),
+        ({"base": "microsoft/deberta-v3-base", "init": "pretrained"}, "microsoft/deberta-v3-base"),
+        ({"base": "./local/model", "init": "pretrained"}, None),
+        ({"base": "embedded", "init": "random"}, None),
+    ],
+)
 def test_base_model_is_claimed_only_when_known(model: dict[str, str], expected: str | None) -> None:
     from stance.config import StanceConfig, replace
     from stance.hub.sections import CardContext
@@ -313,12 +371,20 @@ def test_the_report_written_by_stance_train_is_found_and_published(tiny_run, tmp
 # ---------------------------------------------------------------------------------------------------------
 # the upload
 
+
 def test_upload_is_one_commit_with_every_file(evaluated_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     api = RecordingApi()
     result = publish(evaluated_model, REPO, private=True, revision="experiments", tag="v0.1", api=api)
-    assert api.names() == ["whoami", "create_repo", "repo_info", "list_repo_refs", "create_branch",
-                           "create_commit", "create_tag"]
+    assert api.names() == [
+        "whoami",
+        "create_repo",
+        "repo_info",
+        "list_repo_refs",
+        "create_branch",
+        "create_commit",
+        "create_tag",
+    ]
     assert all(kwargs.get("token") == TOKEN for _, kwargs in api.calls)
     repo = api.call("create_repo")
     assert (repo["repo_id"], repo["private"], repo["exist_ok"], repo["repo_type"]) == (REPO, True, True, "model")
@@ -366,8 +432,9 @@ def _http_error(status: int, message: str) -> Exception:
     return HfHubHTTPError(message, response=response, server_message=message)
 
 
-def test_hub_failures_give_one_message_and_no_partial_upload(evaluated_model: Path, dry_folder: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hub_failures_give_one_message_and_no_partial_upload(
+    evaluated_model: Path, dry_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import httpx2
 
     monkeypatch.setenv("HF_TOKEN", TOKEN)
@@ -402,8 +469,11 @@ def test_offline_mode_is_reported_by_the_real_client(evaluated_model: Path, monk
 # ---------------------------------------------------------------------------------------------------------
 # bad input
 
-@pytest.mark.parametrize("repo_id", ["stance-tiny", "alice/team/stance", "alice/bad--name", "alice/", "/stance",
-                                     "alice/with space", "alice/x.git", ""])
+
+@pytest.mark.parametrize(
+    "repo_id",
+    ["stance-tiny", "alice/team/stance", "alice/bad--name", "alice/", "/stance", "alice/with space", "alice/x.git", ""],
+)
 def test_bad_repo_ids_are_refused_first(repo_id: str, tmp_path: Path) -> None:
     with pytest.raises(StanceError, match="--repo-id"):
         publish(tmp_path / "no-such-model", repo_id, dry_run=tmp_path / "out")
@@ -448,9 +518,15 @@ def test_unevaluated_needs_the_flag_and_says_so(tiny_model_dir: Path, tmp_path: 
     text = (out / "README.md").read_text()
     assert text.startswith("---\n")
     with_index = tmp_path / "with_index.md"  # an unevaluated card must not carry figures
-    with_index.write_text(text.replace("---\n", "---\nmodel-index:\n- name: x\n  results:\n"
-                                       "  - task: {type: text-classification}\n    dataset: {name: d, type: d}\n"
-                                       "    metrics: [{type: accuracy, value: 0.9}]\n", 1))
+    with_index.write_text(
+        text.replace(
+            "---\n",
+            "---\nmodel-index:\n- name: x\n  results:\n"
+            "  - task: {type: text-classification}\n    dataset: {name: d, type: d}\n"
+            "    metrics: [{type: accuracy, value: 0.9}]\n",
+            1,
+        )
+    )
     assert any("model-index but no metrics.json" in p for p in check_card(with_index, None))
 
 
@@ -475,8 +551,11 @@ def test_invalid_or_foreign_metrics_are_refused(tiny_model_dir: Path, tmp_path: 
         publish(model, REPO, dry_run=tmp_path / "out")
     message = str(info.value)
     assert "not a metrics.json of schema_version 1" in message and "report/metrics.json" in message
-    for problem in ("metrics.macro_f1: expected a number", "per_class.denying: missing",
-                    "confusion_matrix.counts: expected a 3×3 table"):
+    for problem in (
+        "metrics.macro_f1: expected a number",
+        "per_class.denying: missing",
+        "confusion_matrix.counts: expected a 3×3 table",
+    ):
         assert problem in message
 
     other = tmp_path / "other-model"
@@ -517,10 +596,9 @@ def test_cli(evaluated_model: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
 
 def test_card_provenance_comes_from_the_training_data_s_dataset_card(tiny_model_dir: Path, tmp_path: Path) -> None:
     """No project data in the library: a dataset card tagged `synthetic` beside the training file says so."""
+    from stance.config import StanceConfig, replace
     from stance.hub.publish import data_provenance
     from stance.hub.sections import _provenance
-
-    from stance.config import StanceConfig, replace
 
     data = tmp_path / "corpus"
     data.mkdir()

@@ -20,16 +20,32 @@ BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 BROWSER = next((path for path in map(shutil.which, BROWSERS) if path), None)
 
 # skipped before the session's tiny model is trained for nothing
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(BROWSER is None, reason="headless Chromium not installed "
-                                 "(Debian: apt-get install chromium; .ci/run installs it)")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        BROWSER is None,
+        reason="headless Chromium not installed (Debian: apt-get install chromium; .ci/run installs it)",
+    ),
+]
 
 
 def _render(page: Path, profile: Path) -> dict:
-    command = [str(BROWSER), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
-               f"--user-data-dir={profile}", "--window-size=1280,2000", "--virtual-time-budget=5000",
-               "--dump-dom", page.resolve().as_uri()]
+    command = [
+        str(BROWSER),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-extensions",
+        f"--user-data-dir={profile}",
+        "--window-size=1280,2000",
+        "--virtual-time-budget=5000",
+        "--dump-dom",
+        page.resolve().as_uri(),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     found = re.search(r'data-report-check="([^"]*)"', result.stdout)

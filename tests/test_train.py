@@ -24,8 +24,15 @@ TINY = ROOT / "configs" / "tiny.yaml"
 
 def test_output_folder_layout(tiny_run) -> None:
     out = tiny_run.output_dir
-    for name in ("config.yaml", "train_log.jsonl", "train_metrics.json", "model/config.json",
-                 "model/model.safetensors", "model/tokenizer.json", "model/stance_config.yaml"):
+    for name in (
+        "config.yaml",
+        "train_log.jsonl",
+        "train_metrics.json",
+        "model/config.json",
+        "model/model.safetensors",
+        "model/tokenizer.json",
+        "model/stance_config.yaml",
+    ):
         assert (out / name).is_file(), name
     assert not list((out / "model").glob("*.bin")), "no pickled files in the model folder"
     config = json.loads((out / "model" / "config.json").read_text())
@@ -72,8 +79,14 @@ def test_class_weights_change_the_loss(tiny_config, tmp_path: Path) -> None:
 
 
 def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "stance", *args], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "stance", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=600,
+    )
 
 
 def test_cli_user_errors_exit_non_zero_without_traceback(tmp_path: Path) -> None:
@@ -84,8 +97,16 @@ def test_cli_user_errors_exit_non_zero_without_traceback(tmp_path: Path) -> None
     assert "training.epoch: unknown key" in result.stderr and "Traceback" not in result.stderr
     result = _cli("train", str(TINY), "--output", str(tmp_path / "out"), "--set", "data.train=missing.jsonl")
     assert result.returncode == 2 and "missing.jsonl: file not found" in result.stderr
-    result = _cli("train", str(TINY), "--output", str(tmp_path / "out"), "--set", "model.init=pretrained",
-                  "--set", "model.base=./no/such/model")
+    result = _cli(
+        "train",
+        str(TINY),
+        "--output",
+        str(tmp_path / "out"),
+        "--set",
+        "model.init=pretrained",
+        "--set",
+        "model.base=./no/such/model",
+    )
     assert result.returncode == 2 and "model folder" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "out" / "model").exists()
 
@@ -97,8 +118,12 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path: Path) -> None:
     assert _cli("train", str(TINY), "--output", str(reference), *overrides).returncode == 0
 
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "stance", "train", str(TINY), "--output", str(killed),
-                             *overrides], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stance", "train", str(TINY), "--output", str(killed), *overrides],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
         states = list((killed / "checkpoints").glob("checkpoint-*/trainer_state.json"))
@@ -123,9 +148,13 @@ def test_same_command_runs_under_torchrun_ddp(tmp_path: Path) -> None:
     torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
     out = tmp_path / "ddp"
     result = subprocess.run(
-        [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "stance", "train", str(TINY), "--output",
-         str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600,
-        env={**os.environ, "OMP_NUM_THREADS": "1"})
+        [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "stance", "train", str(TINY), "--output", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((out / "train_metrics.json").read_text())
     assert metrics["world_size"] == 2
@@ -137,9 +166,15 @@ def test_target_swap_adds_neutral_pairs_with_another_claim() -> None:
 
     from stance.data.augment import target_swap
 
-    ds = Dataset.from_dict({"id": ["a", "b", "c", "d"], "text": ["w", "x", "y", "z"],
-                            "target": ["T1", "T1", "T2", "T3"], "group": ["g1", "g1", "g2", "g3"],
-                            "label": ["supportive", "denying", "neutral", "supportive"]})
+    ds = Dataset.from_dict(
+        {
+            "id": ["a", "b", "c", "d"],
+            "text": ["w", "x", "y", "z"],
+            "target": ["T1", "T1", "T2", "T3"],
+            "group": ["g1", "g1", "g2", "g3"],
+            "label": ["supportive", "denying", "neutral", "supportive"],
+        }
+    )
     out = target_swap(ds, 0.5, seed=0)
     assert len(out) == 6 and out.select(range(4)).to_dict() == ds.to_dict()
     added = out.select(range(4, 6))
@@ -176,8 +211,7 @@ def test_layer_decay_gives_lower_layers_smaller_learning_rates(tiny_config) -> N
 def test_training_without_dev_keeps_last_epoch(tiny_config, tmp_path: Path) -> None:
     from stance.config import replace
 
-    config = replace(tiny_config, data={"dev": None, "dev_fraction": 0.0, "test": None},
-                     training={"layer_decay": 0.9})
+    config = replace(tiny_config, data={"dev": None, "dev_fraction": 0.0, "test": None}, training={"layer_decay": 0.9})
     result = train(config, tmp_path / "run")
     assert result.dev_metrics == {} and "dev" not in result.splits
     summary = json.loads((tmp_path / "run" / "train_metrics.json").read_text())
@@ -202,13 +236,14 @@ def test_rdrop_loss_is_the_task_loss_plus_a_disagreement_penalty() -> None:
 def test_rdrop_training_runs_two_dropout_passes(tiny_config, tmp_path: Path) -> None:
     from stance.config import replace
 
-    base = replace(tiny_config, data={"dev": None, "dev_fraction": 0.0, "test": None},
-                   training={"epochs": 1, "max_steps": 3})
-    plain = json.loads((train(base, tmp_path / "plain").output_dir / "train_log.jsonl").read_text()
-                       .splitlines()[-1])
+    base = replace(
+        tiny_config, data={"dev": None, "dev_fraction": 0.0, "test": None}, training={"epochs": 1, "max_steps": 3}
+    )
+    plain = json.loads((train(base, tmp_path / "plain").output_dir / "train_log.jsonl").read_text().splitlines()[-1])
     rdrop = replace(base, training={"rdrop": 1.0})
-    with_rdrop = json.loads((train(rdrop, tmp_path / "rdrop").output_dir / "train_log.jsonl").read_text()
-                            .splitlines()[-1])
+    with_rdrop = json.loads(
+        (train(rdrop, tmp_path / "rdrop").output_dir / "train_log.jsonl").read_text().splitlines()[-1]
+    )
     assert with_rdrop["train_loss"] != pytest.approx(plain["train_loss"])  # the penalty changes the objective
     with pytest.raises(StanceError, match="training.rdrop must be >= 0"):
         replace(base, training={"rdrop": -1.0})

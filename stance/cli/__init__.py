@@ -23,8 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
     noise = parser.add_mutually_exclusive_group()
     noise.add_argument("-v", "--verbose", action="store_true", help="more detail, and the libraries' own logs")
     noise.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only, no progress bars")
-    parser.add_argument("--debug", action="store_true",
-                        help="on an error, also show the original traceback (or set STANCE_DEBUG=1)")
+    parser.add_argument(
+        "--debug", action="store_true", help="on an error, also show the original traceback (or set STANCE_DEBUG=1)"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.register(sub)

@@ -12,15 +12,26 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("cv", help="K-fold cross-validation, grouped and stratified",
-                            description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = sub.add_parser(
+        "cv",
+        help="K-fold cross-validation, grouped and stratified",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("config", help="YAML training config, e.g. configs/default.yaml")
     parser.add_argument("--folds", "-k", type=int, required=True, metavar="K", help="number of folds (>= 2)")
-    parser.add_argument("--group-by", metavar="COLUMN",
-                        help="column whose values stay inside one fold (default: data.group_column)")
+    parser.add_argument(
+        "--group-by", metavar="COLUMN", help="column whose values stay inside one fold (default: data.group_column)"
+    )
     parser.add_argument("--output", "-o", required=True, metavar="DIR", help="output folder (refused if it exists)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override one config field, e.g. --set training.epochs=3 (repeatable)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one config field, e.g. --set training.epochs=3 (repeatable)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output folder")
     parser.add_argument("--keep-models", action="store_true", help="keep each fold's model folder")
     parser.set_defaults(func=run)
@@ -32,8 +43,9 @@ def run(args: argparse.Namespace) -> int:
     from ..training.cv import cross_validate
 
     config = load_config(args.config, args.overrides)
-    result = cross_validate(config, args.output, args.folds, args.group_by, overwrite=args.overwrite,
-                            keep_models=args.keep_models)
+    result = cross_validate(
+        config, args.output, args.folds, args.group_by, overwrite=args.overwrite, keep_models=args.keep_models
+    )
     for name in ("accuracy", "macro_f1"):
         s = result.summary["summary"][name]
         print(f"{name}: {s['mean']:.4f} ± {s['std']:.4f} over {args.folds} folds")

@@ -11,14 +11,18 @@ import json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("data", help="validate, describe and split annotated data files",
-                            description=__doc__)
+    parser = sub.add_parser("data", help="validate, describe and split annotated data files", description=__doc__)
     data_sub = parser.add_subparsers(dest="data_command", required=True, metavar="ACTION")
 
     validate = data_sub.add_parser(
-        "validate", help="report every problem in the files (and leakage between them); exit 0 only when clean")
-    validate.add_argument("paths", nargs="+", metavar="PATH",
-                          help=".jsonl, .csv, .tsv, .parquet or a save_to_disk folder; several = splits")
+        "validate", help="report every problem in the files (and leakage between them); exit 0 only when clean"
+    )
+    validate.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help=".jsonl, .csv, .tsv, .parquet or a save_to_disk folder; several = splits",
+    )
     validate.add_argument("--unlabelled", action="store_true", help="the label column is optional")
     _config_option(validate)
     validate.set_defaults(func=run_validate)
@@ -30,12 +34,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     _config_option(stats, "; model.base gives the tokenizer (default: the embedded MiniLM)")
     stats.set_defaults(func=run_stats)
 
-    split = data_sub.add_parser("split", help="split one file into train/dev/test.jsonl: seeded, grouped, "
-                                               "stratified by label")
+    split = data_sub.add_parser(
+        "split", help="split one file into train/dev/test.jsonl: seeded, grouped, stratified by label"
+    )
     split.add_argument("path", metavar="FILE")
     split.add_argument("--output", required=True, metavar="DIR", help="folder for train/dev/test.jsonl")
-    split.add_argument("--by", metavar="COLUMN",
-                       help="rows sharing a value stay in one part (default: data.group_column, article_id)")
+    split.add_argument(
+        "--by", metavar="COLUMN", help="rows sharing a value stay in one part (default: data.group_column, article_id)"
+    )
     split.add_argument("--dev", type=float, default=0.1, help="fraction for dev (0: no dev file)")
     split.add_argument("--test", type=float, default=0.2, help="fraction for test (0: no test file)")
     split.add_argument("--seed", type=int, default=0)
@@ -46,8 +52,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _config_option(parser: argparse.ArgumentParser, extra: str = "") -> None:
     parser.add_argument("--config", help="YAML config whose data section gives the column mapping" + extra)
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override a config field, e.g. data.text_column=sentence")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override a config field, e.g. data.text_column=sentence",
+    )
 
 
 def _config(args: argparse.Namespace):
@@ -63,8 +75,10 @@ def run_validate(args: argparse.Namespace) -> int:
     names = {str(path): path for path in paths}
     splits = read_files(names, _config(args).data, labelled=not args.unlabelled)
     total = sum(len(ds) for ds in splits.values())
-    print(f"ok: {total} examples in {len(splits)} file(s), no problems found"
-          + (", no leakage between them" if len(splits) > 1 else ""))
+    print(
+        f"ok: {total} examples in {len(splits)} file(s), no problems found"
+        + (", no leakage between them" if len(splits) > 1 else "")
+    )
     return 0
 
 
@@ -83,8 +97,16 @@ def run_split(args: argparse.Namespace) -> int:
     from ..data import split_file
     from ..labels import label_counts
 
-    parts, grouping = split_file(args.path, args.output, _config(args).data, by=args.by, dev=args.dev,
-                                 test=args.test, seed=args.seed, overwrite=args.overwrite)
+    parts, grouping = split_file(
+        args.path,
+        args.output,
+        _config(args).data,
+        by=args.by,
+        dev=args.dev,
+        test=args.test,
+        seed=args.seed,
+        overwrite=args.overwrite,
+    )
     print(f"{args.path}: {sum(len(p) for p in parts.values())} examples, {grouping}, seed {args.seed}")
     for name, part in parts.items():
         counts = ", ".join(f"{label} {n}" for label, n in label_counts(part["label"]).items())

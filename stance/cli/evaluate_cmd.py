@@ -19,15 +19,25 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("evaluate", help="evaluate a trained model on labelled data and write a report",
-                            description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = sub.add_parser(
+        "evaluate",
+        help="evaluate a trained model on labelled data and write a report",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("model", metavar="MODEL_DIR", help="a `stance train` model folder (DIR/model) or hub id")
     parser.add_argument("data", metavar="DATA", help="labelled data file, YAML config, or corpus folder")
     parser.add_argument("--output", "-o", required=True, metavar="DIR", help="report folder (created if needed)")
-    parser.add_argument("--split", choices=("train", "dev", "test"),
-                        help="which file of a config or corpus folder (default: test)")
-    parser.add_argument("--resamples", type=int, default=1000, metavar="N",
-                        help="bootstrap resamples for the 95%% intervals (default: 1000)")
+    parser.add_argument(
+        "--split", choices=("train", "dev", "test"), help="which file of a config or corpus folder (default: test)"
+    )
+    parser.add_argument(
+        "--resamples",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="bootstrap resamples for the 95%% intervals (default: 1000)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
     parser.add_argument("--batch-size", type=int, default=64, metavar="N")
     parser.set_defaults(func=run)
@@ -42,13 +52,16 @@ def run(args: argparse.Namespace) -> int:
         raise StanceError(f"--resamples {args.resamples}: use at least 1000 for a stable 95% interval")
     if args.batch_size < 1:
         raise StanceError(f"--batch-size {args.batch_size}: must be >= 1")
-    evaluation = evaluate_model(args.model, args.data, split=args.split, batch_size=args.batch_size,
-                                resamples=args.resamples, seed=args.seed)
+    evaluation = evaluate_model(
+        args.model, args.data, split=args.split, batch_size=args.batch_size, resamples=args.resamples, seed=args.seed
+    )
     page = write_report(evaluation, args.output)
     metrics, ci = evaluation.results["metrics"], evaluation.results["confidence_intervals"]
-    print(f"{evaluation.results['data']['n_examples']} examples: accuracy {metrics['accuracy']:.3f} "
-          f"[{ci['accuracy']['low']:.3f}, {ci['accuracy']['high']:.3f}], macro-F1 {metrics['macro_f1']:.3f} "
-          f"[{ci['macro_f1']['low']:.3f}, {ci['macro_f1']['high']:.3f}]")
+    print(
+        f"{evaluation.results['data']['n_examples']} examples: accuracy {metrics['accuracy']:.3f} "
+        f"[{ci['accuracy']['low']:.3f}, {ci['accuracy']['high']:.3f}], macro-F1 {metrics['macro_f1']:.3f} "
+        f"[{ci['macro_f1']['low']:.3f}, {ci['macro_f1']['high']:.3f}]"
+    )
     for note in evaluation.results["notes"]:
         print(note)
     print(f"report: {page}")

@@ -18,17 +18,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tag", help="tag the new commit, e.g. v1.0")
     parser.add_argument("--create-pr", action="store_true", help="open a pull request instead of committing directly")
     parser.add_argument("--commit-message", metavar="M", help="default: the model's test macro-F1 with its interval")
-    parser.add_argument("--dry-run", metavar="OUT_DIR",
-                        help="write exactly the folder that would be uploaded into OUT_DIR, check it, upload nothing")
-    parser.add_argument("--allow-unevaluated", action="store_true",
-                        help="publish without metrics.json, with a card that says the model is unevaluated")
-    parser.add_argument("--metrics", metavar="PATH", help="a `stance evaluate` metrics.json (default: "
-                        "MODEL_DIR/metrics.json, else MODEL_DIR/../report/metrics.json)")
+    parser.add_argument(
+        "--dry-run",
+        metavar="OUT_DIR",
+        help="write exactly the folder that would be uploaded into OUT_DIR, check it, upload nothing",
+    )
+    parser.add_argument(
+        "--allow-unevaluated",
+        action="store_true",
+        help="publish without metrics.json, with a card that says the model is unevaluated",
+    )
+    parser.add_argument(
+        "--metrics",
+        metavar="PATH",
+        help="a `stance evaluate` metrics.json (default: "
+        "MODEL_DIR/metrics.json, else MODEL_DIR/../report/metrics.json)",
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("publish", help="upload a trained model with its model card to the Hugging Face Hub",
-                            description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = sub.add_parser(
+        "publish",
+        help="upload a trained model with its model card to the Hugging Face Hub",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -36,9 +50,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..hub.publish import publish
 
-    result = publish(args.model_dir, args.repo_id, private=args.private, revision=args.revision, tag=args.tag,
-                     create_pr=args.create_pr, commit_message=args.commit_message, dry_run=args.dry_run,
-                     allow_unevaluated=args.allow_unevaluated, metrics_path=args.metrics)
+    result = publish(
+        args.model_dir,
+        args.repo_id,
+        private=args.private,
+        revision=args.revision,
+        tag=args.tag,
+        create_pr=args.create_pr,
+        commit_message=args.commit_message,
+        dry_run=args.dry_run,
+        allow_unevaluated=args.allow_unevaluated,
+        metrics_path=args.metrics,
+    )
     for item in result.skipped:
         print(f"left out: {item}")
     evaluated = f"metrics from {result.metrics_path}" if result.metrics_path else "UNEVALUATED"

@@ -8,16 +8,21 @@ import argparse
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="YAML training config, e.g. configs/default.yaml")
     parser.add_argument("--output", "-o", required=True, help="output folder (refused if it exists)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override one config field, e.g. --set training.epochs=3 (repeatable)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one config field, e.g. --set training.epochs=3 (repeatable)",
+    )
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--resume", action="store_true", help="continue the last checkpoint in --output")
     group.add_argument("--overwrite", action="store_true", help="replace an existing --output folder")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("train", help="fine-tune a stance model from a YAML config",
-                            description=__doc__)
+    parser = sub.add_parser("train", help="fine-tune a stance model from a YAML config", description=__doc__)
     add_arguments(parser)
     parser.set_defaults(func=run)
 

@@ -10,19 +10,38 @@ group, augmenting them, and describing them.
 """
 
 from .examples import (
-           CANONICAL,
-           SPLIT_NAMES,
-           find_leakage,
-           load_splits,
-           read_examples,
-           read_files,
-           split_file,
-           write_jsonl,
+    CANONICAL,
+    SPLIT_NAMES,
+    find_leakage,
+    load_splits,
+    read_examples,
+    read_files,
+    split_file,
+    write_jsonl,
 )
 from .fields import is_missing, normalize_text, parse_tags
 from .formats import MAX_PROBLEMS, Problems, Row, expand_paths, file_format, iter_rows
 from .splits import group_folds, grouped_split, train_dev_test_split
 
-__all__ = ["CANONICAL", "MAX_PROBLEMS", "SPLIT_NAMES", "Problems", "Row", "expand_paths", "file_format",
-           "find_leakage", "group_folds", "grouped_split", "is_missing", "iter_rows", "load_splits", "normalize_text",
-           "parse_tags", "read_examples", "read_files", "split_file", "train_dev_test_split", "write_jsonl"]
+__all__ = [
+    "CANONICAL",
+    "MAX_PROBLEMS",
+    "SPLIT_NAMES",
+    "Problems",
+    "Row",
+    "expand_paths",
+    "file_format",
+    "find_leakage",
+    "group_folds",
+    "grouped_split",
+    "is_missing",
+    "iter_rows",
+    "load_splits",
+    "normalize_text",
+    "parse_tags",
+    "read_examples",
+    "read_files",
+    "split_file",
+    "train_dev_test_split",
+    "write_jsonl",
+]

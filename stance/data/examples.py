@@ -42,8 +42,9 @@ class _Part:
     grouped: list[bool] = field(default_factory=list)
 
 
-def read_examples(path: str | Path, columns: DataConfig, *, labelled: bool = True,
-                  problems: Problems | None = None) -> Dataset:
+def read_examples(
+    path: str | Path, columns: DataConfig, *, labelled: bool = True, problems: Problems | None = None
+) -> Dataset:
     """Read one file into a validated :class:`datasets.Dataset` with the canonical columns.
 
     With ``labelled=False`` the label column is optional (unlabelled data for prediction). Raises
@@ -58,8 +59,9 @@ def read_examples(path: str | Path, columns: DataConfig, *, labelled: bool = Tru
     return _to_dataset(part)
 
 
-def read_files(paths: dict[str, str | Path], columns: DataConfig, *, labelled: bool = True,
-               leakage: bool = True) -> dict[str, Dataset]:
+def read_files(
+    paths: dict[str, str | Path], columns: DataConfig, *, labelled: bool = True, leakage: bool = True
+) -> dict[str, Dataset]:
     """Read and validate several files (``{name: path}``), then check leakage between them.
 
     All problems of all files, leakage included, are raised together in one :class:`StanceError`.
@@ -97,9 +99,12 @@ def _read(path: str | Path, columns: DataConfig, labelled: bool, problems: Probl
             key = (record["target"], normalize_text(record["text"]))
             earlier = seen_pairs.setdefault(key, (row.where, record["label"]))
             if earlier[1] != record["label"]:
-                problems.add(row.where, columns.label_column,
-                             f"same (target, text) as {earlier[0]} but label {record['label']!r} "
-                             f"conflicts with {earlier[1]!r} there")
+                problems.add(
+                    row.where,
+                    columns.label_column,
+                    f"same (target, text) as {earlier[0]} but label {record['label']!r} "
+                    f"conflicts with {earlier[1]!r} there",
+                )
         part.records.append(record)
         part.wheres.append(row.where)
         part.grouped.append(not is_missing(row.values.get(columns.group_column)))
@@ -108,15 +113,15 @@ def _read(path: str | Path, columns: DataConfig, labelled: bool, problems: Probl
     return part
 
 
-def _canonical(row: Row, columns: DataConfig, labelled: bool, problems: Problems,
-               number: int) -> dict[str, Any] | None:
+def _canonical(row: Row, columns: DataConfig, labelled: bool, problems: Problems, number: int) -> dict[str, Any] | None:
     """The row with canonical columns, or None (problems recorded) when it cannot be used."""
     values = row.values
     ok = True
     text = values.get(columns.text_column)
     if columns.text_column not in values:
-        problems.add(row.where, columns.text_column,
-                     f"missing field (the row has: {', '.join(map(str, values)) or 'nothing'})")
+        problems.add(
+            row.where, columns.text_column, f"missing field (the row has: {', '.join(map(str, values)) or 'nothing'})"
+        )
         ok = False
     elif is_missing(text):
         problems.add(row.where, columns.text_column, "empty text")
@@ -134,8 +139,11 @@ def _canonical(row: Row, columns: DataConfig, labelled: bool, problems: Problems
     raw_label = values.get(columns.label_column)
     if is_missing(raw_label):
         if labelled:
-            problems.add(row.where, columns.label_column,
-                         "missing field" if columns.label_column not in values else "empty label")
+            problems.add(
+                row.where,
+                columns.label_column,
+                "missing field" if columns.label_column not in values else "empty label",
+            )
             ok = False
     else:
         label = normalize_label(raw_label)
@@ -167,8 +175,7 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
-def _same_types(row: Row, record: dict[str, Any], types: dict[str, tuple[str, str]],
-                problems: Problems) -> bool:
+def _same_types(row: Row, record: dict[str, Any], types: dict[str, tuple[str, str]], problems: Problems) -> bool:
     """Extra columns must hold one type per file (a table column has one type); report the first misfit."""
     ok = True
     for key, value in record.items():
@@ -204,15 +211,15 @@ def _check_leakage(parts: list[_Part], columns: DataConfig, problems: Problems) 
         for record, where, grouped in zip(part.records, part.wheres, part.grouped):
             name, seen = part.name, first_text.setdefault(normalize_text(record["text"]), (part.name, where))
             if seen[0] != name:
-                problems.add(where, columns.text_column,
-                             f"same text as {_at(*seen)}: leakage between splits")
+                problems.add(where, columns.text_column, f"same text as {_at(*seen)}: leakage between splits")
             if not grouped:
                 continue
             seen = first_group.setdefault(record["group"], (name, where))
             if seen[0] != name and (record["group"], name) not in reported:
                 reported.add((record["group"], name))
-                problems.add(where, columns.group_column,
-                             f"{record['group']!r} is also in {_at(*seen)}: leakage between splits")
+                problems.add(
+                    where, columns.group_column, f"{record['group']!r} is also in {_at(*seen)}: leakage between splits"
+                )
 
 
 def _at(name: str, where: str) -> str:
@@ -225,8 +232,10 @@ def find_leakage(splits: dict[str, Dataset], columns: DataConfig | None = None) 
     Rows are located as ``split: id X`` (datasets have no lines); :func:`read_files` gives ``file:line``.
     """
     columns = columns or DataConfig()
-    parts = [_Part(name, list(ds), [f"{name}: id {i}" for i in ds["id"]],
-                   [g != i for g, i in zip(ds["group"], ds["id"])]) for name, ds in splits.items()]
+    parts = [
+        _Part(name, list(ds), [f"{name}: id {i}" for i in ds["id"]], [g != i for g, i in zip(ds["group"], ds["id"])])
+        for name, ds in splits.items()
+    ]
     problems = Problems(limit=10**9)
     _check_leakage(parts, columns, problems)
     return problems.items
@@ -252,16 +261,25 @@ def write_jsonl(rows: Dataset | list[dict[str, Any]], path: str | Path) -> None:
     try:
         with partial.open("w", encoding="utf-8") as handle:
             for row in rows:
-                handle.write(json.dumps({k: v for k, v in row.items() if k != "group"}, ensure_ascii=False,
-                                        default=str) + "\n")
+                handle.write(
+                    json.dumps({k: v for k, v in row.items() if k != "group"}, ensure_ascii=False, default=str) + "\n"
+                )
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
 
 
-def split_file(path: str | Path, output: str | Path, columns: DataConfig, *, by: str | None = None,
-               dev: float = 0.1, test: float = 0.2, seed: int = 0,
-               overwrite: bool = False) -> tuple[dict[str, Dataset], str]:
+def split_file(
+    path: str | Path,
+    output: str | Path,
+    columns: DataConfig,
+    *,
+    by: str | None = None,
+    dev: float = 0.1,
+    test: float = 0.2,
+    seed: int = 0,
+    overwrite: bool = False,
+) -> tuple[dict[str, Dataset], str]:
     """Split one labelled file into ``output/{train,dev,test}.jsonl``: seeded, grouped, stratified by label.
 
     ``by`` names the column whose values stay inside one part (an article id, or the target column to
@@ -291,11 +309,17 @@ def _with_split_group(ds: Dataset, columns: DataConfig, by: str | None) -> tuple
     if by is None:
         grouped = any(g != i for g, i in zip(ds["group"], ds["id"]))
         if not grouped:
-            return ds.add_column("_split_group", list(ds["id"])), \
-                f"no {columns.group_column!r} column: each row is its own group"
+            return ds.add_column(
+                "_split_group", list(ds["id"])
+            ), f"no {columns.group_column!r} column: each row is its own group"
         return ds.add_column("_split_group", list(ds["group"])), f"grouped by {columns.group_column!r}"
-    source = {columns.group_column: "group", columns.target_column: "target", columns.id_column: "id",
-              "target": "target", "id": "id"}.get(by, by)
+    source = {
+        columns.group_column: "group",
+        columns.target_column: "target",
+        columns.id_column: "id",
+        "target": "target",
+        "id": "id",
+    }.get(by, by)
     absent = source == "group" and all(g == i for g, i in zip(ds["group"], ds["id"]))
     if absent or source not in ds.column_names or source in ("text", "label"):
         valid = [c for c in ds.column_names if c not in ("text", "label", "group")]

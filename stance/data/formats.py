@@ -20,8 +20,17 @@ from typing import Any
 from ..errors import StanceError
 
 MAX_PROBLEMS = 50  # stop listing after this many; the message says how many more there were
-SUFFIXES = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv",
-            ".parquet": "parquet", ".pq": "parquet", ".txt": "txt", ".text": "txt"}
+SUFFIXES = {
+    ".jsonl": "jsonl",
+    ".json": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".txt": "txt",
+    ".text": "txt",
+}
 TABLE_BATCH = 4096  # Parquet rows decoded at a time
 
 
@@ -57,8 +66,9 @@ class Problems:
             self.hints.append(text)
 
     def summary(self, what: str) -> str:
-        rows = (f"; {self.rows_skipped} of {self.rows_seen} row(s) unusable"
-                if self.rows_seen or self.rows_skipped else "")
+        rows = (
+            f"; {self.rows_skipped} of {self.rows_seen} row(s) unusable" if self.rows_seen or self.rows_skipped else ""
+        )
         return f"{what}: {self.count} problem(s){rows}"
 
     def raise_if_any(self, what: str) -> None:
@@ -80,15 +90,27 @@ def file_format(path: str | Path, allowed: tuple[str, ...] | None = None) -> str
     fmt = "datasets" if path.is_dir() else SUFFIXES.get(path.suffix.lower())
     if fmt is None or (allowed is not None and fmt not in allowed):
         kinds = allowed or ("jsonl", "csv", "tsv", "parquet", "txt", "datasets")
-        names = {"jsonl": ".jsonl", "csv": ".csv", "tsv": ".tsv", "parquet": ".parquet", "txt": ".txt (one text a line)",
-                 "datasets": "a folder saved with Dataset.save_to_disk"}
+        names = {
+            "jsonl": ".jsonl",
+            "csv": ".csv",
+            "tsv": ".tsv",
+            "parquet": ".parquet",
+            "txt": ".txt (one text a line)",
+            "datasets": "a folder saved with Dataset.save_to_disk",
+        }
         what = f"file type {path.suffix!r}" if not path.is_dir() else "a folder"
         raise StanceError(f"{path}: unsupported {what}; use {', '.join(names[k] for k in kinds)}")
     return fmt
 
 
-def iter_rows(path: str | Path, problems: Problems, *, allowed: tuple[str, ...] | None = None,
-              require: str | None = None, require_hint: str = "") -> Iterator[Row]:
+def iter_rows(
+    path: str | Path,
+    problems: Problems,
+    *,
+    allowed: tuple[str, ...] | None = None,
+    require: str | None = None,
+    require_hint: str = "",
+) -> Iterator[Row]:
     """Yield the raw rows of a file in order, recording unreadable lines in ``problems``.
 
     ``require`` names a column a table (CSV/TSV/Parquet/datasets) must have: its absence is one error
@@ -155,7 +177,7 @@ def _iter_json_array(path: Path, problems: Problems) -> Iterator[Row]:
     try:
         items = json.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
+        line = data[: exc.start].count(b"\n") + 1
         start = data.rfind(b"\n", 0, exc.start) + 1
         problems.add(f"{path}:{line}", "row", not_utf8(exc.start - start))
         return
@@ -221,7 +243,9 @@ def _iter_csv(path: Path, problems: Problems, delimiter: str, require: str | Non
         if spoilt:
             continue
         if len(cells) != len(header):
-            problems.skip(f"{path}:{start}", "row", f"invalid CSV row: {len(cells)} cells, the header has {len(header)}")
+            problems.skip(
+                f"{path}:{start}", "row", f"invalid CSV row: {len(cells)} cells, the header has {len(header)}"
+            )
             continue
         yield Row(f"{path}:{start}", dict(zip(header, cells)))
 
@@ -242,7 +266,7 @@ def _iter_table(path: Path, fmt: str, problems: Problems, require: str | None, h
         elif (path / "dataset_info.json").exists():
             table = load_from_disk(str(path))
             features = table.features
-            batches = (table[i:i + TABLE_BATCH] for i in range(0, len(table), TABLE_BATCH))
+            batches = (table[i : i + TABLE_BATCH] for i in range(0, len(table), TABLE_BATCH))
             batches = ([dict(zip(b, values)) for values in zip(*b.values())] for b in batches)
         else:
             raise StanceError(f"{path}: not a folder saved with Dataset.save_to_disk (no dataset_info.json)")

@@ -49,8 +49,9 @@ class DataStats:
         return asdict(self)
 
 
-def _table(parts: dict[str, Dataset], values: dict[str, Iterable[Iterable[str]]],
-           order: Sequence[str] = ()) -> dict[str, dict[str, int]]:
+def _table(
+    parts: dict[str, Dataset], values: dict[str, Iterable[Iterable[str]]], order: Sequence[str] = ()
+) -> dict[str, dict[str, int]]:
     counts = {name: Counter(v for row in values[name] for v in row) for name in parts}
     counts[ALL] = sum(counts.values(), Counter())
     rest = sorted(k for k in counts[ALL] if k not in order)
@@ -58,9 +59,15 @@ def _table(parts: dict[str, Dataset], values: dict[str, Iterable[Iterable[str]]]
     return {key: {name: counts[name][key] for name in counts} for key in keys}
 
 
-def compute_stats(parts: dict[str, Dataset], tokenizer: Any = None, *, max_length: int = 128,
-                  tokenizer_name: str | None = None, source_column: str = "source",
-                  phenomena_column: str = "phenomena") -> DataStats:
+def compute_stats(
+    parts: dict[str, Dataset],
+    tokenizer: Any = None,
+    *,
+    max_length: int = 128,
+    tokenizer_name: str | None = None,
+    source_column: str = "source",
+    phenomena_column: str = "phenomena",
+) -> DataStats:
     """Counts for each part and for all together; token lengths when a tokenizer is given."""
     rows = {name: len(ds) for name, ds in parts.items()}
     rows[ALL] = sum(rows.values())
@@ -69,14 +76,18 @@ def compute_stats(parts: dict[str, Dataset], tokenizer: Any = None, *, max_lengt
     if any(grouped.values()):
         groups = {name: len(g) for name, g in grouped.items()}
         groups[ALL] = len(set().union(*grouped.values()))
-    labels = _table(parts, {n: ([lab or "(unlabelled)"] for lab in ds["label"]) for n, ds in parts.items()},
-                    order=LABELS)
-    sources = _table(parts, {n: ([str(s)] for s in _column(ds, source_column) if s is not None)
-                             for n, ds in parts.items()})
+    labels = _table(
+        parts, {n: ([lab or "(unlabelled)"] for lab in ds["label"]) for n, ds in parts.items()}, order=LABELS
+    )
+    sources = _table(
+        parts, {n: ([str(s)] for s in _column(ds, source_column) if s is not None) for n, ds in parts.items()}
+    )
     phenomena = {}
     if any(phenomena_column in ds.column_names for ds in parts.values()):
-        phenomena = _table(parts, {n: (parse_tags(t) or ["(no tag)"] for t in _column(ds, phenomena_column))
-                                   for n, ds in parts.items()})
+        phenomena = _table(
+            parts,
+            {n: (parse_tags(t) or ["(no tag)"] for t in _column(ds, phenomena_column)) for n, ds in parts.items()},
+        )
     stats = DataStats(rows, groups, labels, sources, phenomena)
     if tokenizer is not None:
         stats.tokens = token_lengths(parts, tokenizer, max_length, tokenizer_name)
@@ -87,8 +98,7 @@ def _column(ds: Dataset, name: str) -> list[Any]:
     return list(ds[name]) if name in ds.column_names else []
 
 
-def token_lengths(parts: dict[str, Dataset], tokenizer: Any, max_length: int,
-                  name: str | None = None) -> TokenLengths:
+def token_lengths(parts: dict[str, Dataset], tokenizer: Any, max_length: int, name: str | None = None) -> TokenLengths:
     """Percentiles of text length (the smallest length that q% of texts fit in) and truncated pairs."""
     name = name or str(getattr(tokenizer, "name_or_path", type(tokenizer).__name__))
     out = TokenLengths(name, max_length)
@@ -118,21 +128,23 @@ def part_names(paths: Sequence[str | Path]) -> dict[str, Path]:
     return {str(p): p for p in expanded}
 
 
-def describe_files(paths: Sequence[str | Path], config: StanceConfig, *, tokenizer: Any = None,
-                   tokenizer_name: str | None = None) -> DataStats:
+def describe_files(
+    paths: Sequence[str | Path], config: StanceConfig, *, tokenizer: Any = None, tokenizer_name: str | None = None
+) -> DataStats:
     """Read (and validate) the files, then :func:`compute_stats` (token lengths when a tokenizer is given:
     :func:`stance.modeling.load_tokenizer` loads the config's base one)."""
     parts = read_files(part_names(paths), config.data, labelled=False, leakage=False)
     return compute_stats(parts, tokenizer, max_length=config.model.max_length, tokenizer_name=tokenizer_name)
 
 
-def _markdown(title: str, table: dict[str, dict[str, int]], totals: dict[str, int],
-              percent: bool = False) -> list[str]:
+def _markdown(title: str, table: dict[str, dict[str, int]], totals: dict[str, int], percent: bool = False) -> list[str]:
     names = list(totals)
     lines = [f"| {title} | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
     for key, counts in table.items():
-        cells = [f"{counts[n]} ({100 * counts[n] / totals[n]:.1f}%)" if percent and totals[n] else str(counts[n])
-                 for n in names]
+        cells = [
+            f"{counts[n]} ({100 * counts[n] / totals[n]:.1f}%)" if percent and totals[n] else str(counts[n])
+            for n in names
+        ]
         lines.append(f"| {key} | " + " | ".join(cells) + " |")
     return lines
 
@@ -141,21 +153,25 @@ def to_markdown(stats: DataStats) -> str:
     """Markdown tables (one column per part plus ``all``), as pasted into dataset cards."""
     rows = stats.rows
     out = _markdown("", {"sentences": rows, **({"articles": stats.groups} if stats.groups else {})}, rows)
-    sections = [("label", stats.labels, True), ("source", stats.sources, False),
-                ("phenomenon", stats.phenomena, False)]
+    sections = [("label", stats.labels, True), ("source", stats.sources, False), ("phenomenon", stats.phenomena, False)]
     for title, table, percent in sections:
         if table:
             out += ["", *_markdown(title, table, rows, percent)]
     if stats.tokens is not None:
         t = stats.tokens
-        out += ["", f"Text length in tokens of `{t.tokenizer}` (text only, no special tokens); "
-                    f"pairs longer than max_length {t.max_length} are truncated:", ""]
+        out += [
+            "",
+            (
+                f"Text length in tokens of `{t.tokenizer}` (text only, no special tokens); "
+                f"pairs longer than max_length {t.max_length} are truncated:"
+            ),
+            "",
+        ]
         keys = [f"p{q}" for q in PERCENTILES] + ["max", "mean"]
         out += ["| tokens | " + " | ".join(t.text) + " |", "|---|" + "---:|" * len(t.text)]
         for key in keys:
             out.append(f"| {key} | " + " | ".join(f"{t.text[n][key]:g}" for n in t.text) + " |")
-        out.append(f"| pairs > {t.max_length} | " + " | ".join(str(t.pairs_over_max_length[n]) for n in t.text)
-                   + " |")
+        out.append(f"| pairs > {t.max_length} | " + " | ".join(str(t.pairs_over_max_length[n]) for n in t.text) + " |")
     return "\n".join(out)
 
 
@@ -170,8 +186,9 @@ def article_labels(path: str | Path) -> dict[str, dict[str, int]]:
     return table
 
 
-def corpus_tables(data_dir: str | Path = "data", tokenizer: Any = None, tokenizer_name: str | None = None,
-                  max_length: int = 128) -> str:
+def corpus_tables(
+    data_dir: str | Path = "data", tokenizer: Any = None, tokenizer_name: str | None = None, max_length: int = 128
+) -> str:
     """The count tables of the shipped corpus's dataset card (``data/README.md``), from its files."""
     data_dir = Path(data_dir)
     parts = read_files({name: data_dir / f"{name}.jsonl" for name in ("train", "dev", "test")}, DataConfig())

@@ -4,15 +4,25 @@ evaluating a model on labelled data (:mod:`~stance.evaluation.evaluate`), and th
 (:mod:`~stance.evaluation.report`, :mod:`~stance.evaluation.plots`)."""
 
 from .evaluate import (
-           Evaluation,
-           evaluate_dataset,
-           evaluate_model,
-           evaluate_predictions,
-           predict_probs,
+    Evaluation,
+    evaluate_dataset,
+    evaluate_model,
+    evaluate_predictions,
+    predict_probs,
 )
 from .metrics import StanceMetrics, compute_metrics
 from .report import write_report
 from .schema import SCHEMA_VERSION, MetricsFile
 
-__all__ = ["SCHEMA_VERSION", "Evaluation", "MetricsFile", "StanceMetrics", "compute_metrics", "evaluate_dataset",
-           "evaluate_model", "evaluate_predictions", "predict_probs", "write_report"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "Evaluation",
+    "MetricsFile",
+    "StanceMetrics",
+    "compute_metrics",
+    "evaluate_dataset",
+    "evaluate_model",
+    "evaluate_predictions",
+    "predict_probs",
+    "write_report",
+]

@@ -58,6 +58,7 @@ class Evaluation:
 # ---------------------------------------------------------------------------------------------------------
 # Finding and reading the data.
 
+
 def model_config(model_dir: str | Path) -> StanceConfig | None:
     """The training config saved in a model folder, or ``None`` (a hub model, an older folder)."""
     path = Path(model_dir) / MODEL_CONFIG_FILE
@@ -81,8 +82,10 @@ def resolve_data(data: str | Path, split: str | None, columns: DataConfig) -> tu
     is_folder = path.is_dir() and not (path / "dataset_info.json").is_file()
     if not (is_config or is_folder):
         if split is not None:
-            raise StanceError(f"--split {split}: {path} is a data file; --split picks a file only when DATA is "
-                              "a config or a corpus folder")
+            raise StanceError(
+                f"--split {split}: {path} is a data file; --split picks a file only when DATA is "
+                "a config or a corpus folder"
+            )
         return path, None, columns
     split = split or "test"
     if is_config:
@@ -101,8 +104,10 @@ def resolve_data(data: str | Path, split: str | None, columns: DataConfig) -> tu
     if len(found) != 1:
         what = "no" if not found else "more than one"
         present = ", ".join(sorted(p.name for p in path.iterdir())[:20]) or "nothing"
-        raise StanceError(f"{path}: {what} {split} file ({split}.jsonl, {split}.csv, {split}.tsv or "
-                          f"{split}.parquet) in the folder; it holds: {present}")
+        raise StanceError(
+            f"{path}: {what} {split} file ({split}.jsonl, {split}.csv, {split}.tsv or "
+            f"{split}.parquet) in the folder; it holds: {present}"
+        )
     return found[0], split, columns
 
 
@@ -111,8 +116,10 @@ def read_labelled(path: str | Path, columns: DataConfig) -> Dataset:
     ds = read_examples(path, columns, labelled=False)
     missing = sum(label is None for label in ds["label"])
     if missing == len(ds):
-        raise StanceError(f"{path}: no gold labels (field '{columns.label_column}' is missing or empty in every "
-                          f"row), so there is nothing to evaluate against; {PREDICT_HINT}")
+        raise StanceError(
+            f"{path}: no gold labels (field '{columns.label_column}' is missing or empty in every "
+            f"row), so there is nothing to evaluate against; {PREDICT_HINT}"
+        )
     if missing:
         read_examples(path, columns, labelled=True)  # raises, naming every unlabelled row
     return ds
@@ -138,9 +145,19 @@ def predict_probs(trained: TrainedModel, ds: Dataset, batch_size: int = 64) -> n
     return score_pairs(trained, list(ds["target"]), list(ds["text"]), batch_size=batch_size)
 
 
-def evaluate_predictions(ds: Dataset, probs: np.ndarray, *, model: str, path: str, split: str | None,
-                         train: Dataset | None, train_note: str = "", resamples: int = DEFAULT_RESAMPLES,
-                         seed: int = DEFAULT_SEED, n_errors: int = N_ERRORS) -> Evaluation:
+def evaluate_predictions(
+    ds: Dataset,
+    probs: np.ndarray,
+    *,
+    model: str,
+    path: str,
+    split: str | None,
+    train: Dataset | None,
+    train_note: str = "",
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+    n_errors: int = N_ERRORS,
+) -> Evaluation:
     """Everything in the report, from the model's probabilities (columns in LABELS order) for ``ds``."""
     if len(ds) == 0:
         raise StanceError(f"{path}: no examples to evaluate")
@@ -156,25 +173,31 @@ def evaluate_predictions(ds: Dataset, probs: np.ndarray, *, model: str, path: st
         notes += more
         repeated = overlap(train, ds)
         if repeated:
-            notes.append(f"{repeated} of {len(ds)} evaluated examples also occur in the model's training split: "
-                         "the model's figures are optimistic")
-    per_class = {label: {**scores["per_class"][label],
-                         "f1_ci": {k: ci["per_class_f1"][label][k] for k in ("low", "high")}} for label in LABELS}
-    results = MetricsFile.parse({
-        "schema_version": SCHEMA_VERSION,
-        "model": model,
-        "data": {"path": path, "split": split, "n_examples": len(ds), "targets": sorted(set(ds["target"]))},
-        "labels": list(LABELS),
-        "metrics": {key: scores[key] for key in ("accuracy", "macro_f1", "micro_f1", "weighted_f1")},
-        "confidence_intervals": {"accuracy": ci["accuracy"], "macro_f1": ci["macro_f1"]},
-        "per_class": per_class,
-        "confusion_matrix": {"labels": list(LABELS), "counts": confusion(gold, pred).tolist()},
-        "calibration": {"ece": ece, "bins": len(bins)},
-        "baselines": found,
-        "breakdowns": breakdowns(ds, gold, pred),
-        "errors": error_tables(ds, gold, probs, n_errors),
-        "notes": notes,
-    })
+            notes.append(
+                f"{repeated} of {len(ds)} evaluated examples also occur in the model's training split: "
+                "the model's figures are optimistic"
+            )
+    per_class = {
+        label: {**scores["per_class"][label], "f1_ci": {k: ci["per_class_f1"][label][k] for k in ("low", "high")}}
+        for label in LABELS
+    }
+    results = MetricsFile.parse(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "model": model,
+            "data": {"path": path, "split": split, "n_examples": len(ds), "targets": sorted(set(ds["target"]))},
+            "labels": list(LABELS),
+            "metrics": {key: scores[key] for key in ("accuracy", "macro_f1", "micro_f1", "weighted_f1")},
+            "confidence_intervals": {"accuracy": ci["accuracy"], "macro_f1": ci["macro_f1"]},
+            "per_class": per_class,
+            "confusion_matrix": {"labels": list(LABELS), "counts": confusion(gold, pred).tolist()},
+            "calibration": {"ece": ece, "bins": len(bins)},
+            "baselines": found,
+            "breakdowns": breakdowns(ds, gold, pred),
+            "errors": error_tables(ds, gold, probs, n_errors),
+            "notes": notes,
+        }
+    )
     return Evaluation(results, prediction_rows(ds, gold, probs), bins)
 
 
@@ -183,25 +206,56 @@ def prediction_rows(ds: Dataset, gold: np.ndarray, probs: np.ndarray) -> list[di
     extra = [c for c in ("source", "phenomena") if c in ds.column_names]
     rows = []
     for i, record in enumerate(ds.select_columns(["id", "target", "text", *extra])):
-        rows.append({**{k: record[k] for k in ("id", "target", "text")}, "gold": LABELS[gold[i]],
-                     "predicted": LABELS[pred[i]], "correct": bool(gold[i] == pred[i]),
-                     "confidence": round(float(probs[i, pred[i]]), 6),
-                     "scores": {label: round(float(probs[i, j]), 6) for j, label in enumerate(LABELS)},
-                     **{k: record[k] for k in extra}})
+        rows.append(
+            {
+                **{k: record[k] for k in ("id", "target", "text")},
+                "gold": LABELS[gold[i]],
+                "predicted": LABELS[pred[i]],
+                "correct": bool(gold[i] == pred[i]),
+                "confidence": round(float(probs[i, pred[i]]), 6),
+                "scores": {label: round(float(probs[i, j]), 6) for j, label in enumerate(LABELS)},
+                **{k: record[k] for k in extra},
+            }
+        )
     return rows
 
 
-def evaluate_dataset(trained: TrainedModel, ds: Dataset, *, path: str, split: str | None,
-                     train: Dataset | None, train_note: str = "", batch_size: int = 64,
-                     resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> Evaluation:
+def evaluate_dataset(
+    trained: TrainedModel,
+    ds: Dataset,
+    *,
+    path: str,
+    split: str | None,
+    train: Dataset | None,
+    train_note: str = "",
+    batch_size: int = 64,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> Evaluation:
     """Score ``ds`` with a loaded model and evaluate it (used by ``stance train`` on its test split)."""
     probs = predict_probs(trained, ds, batch_size)
-    return evaluate_predictions(ds, probs, model=trained.source, path=path, split=split, train=train,
-                                train_note=train_note, resamples=resamples, seed=seed)
+    return evaluate_predictions(
+        ds,
+        probs,
+        model=trained.source,
+        path=path,
+        split=split,
+        train=train,
+        train_note=train_note,
+        resamples=resamples,
+        seed=seed,
+    )
 
 
-def evaluate_model(model_dir: str | Path, data: str | Path, *, split: str | None = None, batch_size: int = 64,
-                   resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> Evaluation:
+def evaluate_model(
+    model_dir: str | Path,
+    data: str | Path,
+    *,
+    split: str | None = None,
+    batch_size: int = 64,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> Evaluation:
     """``stance evaluate``: load the model, resolve and read the labelled data, evaluate.
 
     Column names come from the config when DATA is one, else from the model's stance_config.yaml; rows
@@ -216,6 +270,14 @@ def evaluate_model(model_dir: str | Path, data: str | Path, *, split: str | None
     ds = read_labelled(path, columns)
     trained = load_trained(model_dir)
     train, note = training_split(model_dir)
-    return evaluate_dataset(trained, ds, path=str(path), split=split, train=train, train_note=note,
-                            batch_size=batch_size, resamples=resamples, seed=seed)
-
+    return evaluate_dataset(
+        trained,
+        ds,
+        path=str(path),
+        split=split,
+        train=train,
+        train_note=note,
+        batch_size=batch_size,
+        resamples=resamples,
+        seed=seed,
+    )

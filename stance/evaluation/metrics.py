@@ -16,8 +16,10 @@ from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
 from ..labels import LABELS
 
-_DESCRIPTION = ("Accuracy, macro/micro/weighted F1 and per-class precision, recall, F1 and support for "
-                "the stance labels supportive, denying, neutral (integer ids in that order).")
+_DESCRIPTION = (
+    "Accuracy, macro/micro/weighted F1 and per-class precision, recall, F1 and support for "
+    "the stance labels supportive, denying, neutral (integer ids in that order)."
+)
 
 
 class StanceMetrics(evaluate.Metric):
@@ -28,22 +30,20 @@ class StanceMetrics(evaluate.Metric):
             description=_DESCRIPTION,
             citation="",
             inputs_description="predictions and references: lists of label ids",
-            features=datasets.Features({"predictions": datasets.Value("int64"),
-                                        "references": datasets.Value("int64")}),
+            features=datasets.Features({"predictions": datasets.Value("int64"), "references": datasets.Value("int64")}),
         )
 
-    def _compute(self, predictions: list[int], references: list[int], labels: list[str] | None = None
-                 ) -> dict[str, Any]:
+    def _compute(
+        self, predictions: list[int], references: list[int], labels: list[str] | None = None
+    ) -> dict[str, Any]:
         names = list(labels or LABELS)
         ids = list(range(len(names)))
         y_pred, y_true = np.asarray(predictions), np.asarray(references)
         out: dict[str, Any] = {"accuracy": float(accuracy_score(y_true, y_pred))}
         for average in ("macro", "micro", "weighted"):
-            _, _, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=ids, average=average,
-                                                          zero_division=0)
+            _, _, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=ids, average=average, zero_division=0)
             out[f"{average}_f1"] = float(f1)
-        precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=ids,
-                                                                         zero_division=0)
+        precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=ids, zero_division=0)
         out["per_class"] = {
             name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
             for name, p, r, f, s in zip(names, precision, recall, f1, support)
@@ -53,5 +53,4 @@ class StanceMetrics(evaluate.Metric):
 
 def compute_metrics(predictions: Any, references: Any) -> dict[str, Any]:
     """One-shot helper around :class:`StanceMetrics`."""
-    return StanceMetrics().compute(predictions=[int(p) for p in predictions],
-                                   references=[int(r) for r in references])
+    return StanceMetrics().compute(predictions=[int(p) for p in predictions], references=[int(r) for r in references])

@@ -25,8 +25,9 @@ def _save(figure: Figure, path: Path) -> Path:
     return path
 
 
-def confusion_matrix(counts: Sequence[Sequence[int]], labels: Sequence[str], path: str | Path, *,
-                     normalize: bool = False) -> Path:
+def confusion_matrix(
+    counts: Sequence[Sequence[int]], labels: Sequence[str], path: str | Path, *, normalize: bool = False
+) -> Path:
     """Rows are gold labels, columns predictions; ``normalize`` divides each row by its total (recall)."""
     matrix = np.asarray(counts, dtype=float)
     if normalize:
@@ -44,8 +45,14 @@ def confusion_matrix(counts: Sequence[Sequence[int]], labels: Sequence[str], pat
     ax.set_title("Confusion matrix (row-normalised)" if normalize else "Confusion matrix (counts)")
     limit = (1 if normalize else matrix.max()) / 2
     for (row, col), value in np.ndenumerate(matrix):
-        ax.text(col, row, f"{value:.2f}" if normalize else f"{int(value)}", ha="center", va="center",
-                color="white" if value > limit else "black")
+        ax.text(
+            col,
+            row,
+            f"{value:.2f}" if normalize else f"{int(value)}",
+            ha="center",
+            va="center",
+            color="white" if value > limit else "black",
+        )
     return _save(figure, Path(path))
 
 
@@ -59,10 +66,21 @@ def reliability(bins: Sequence[dict[str, Any]], ece: float, path: str | Path) ->
     counts = np.array([b["count"] for b in bins])
     filled = counts > 0
     top.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
-    top.bar(centres[filled], [b["accuracy"] for b, f in zip(bins, filled) if f], width=width * 0.9,
-            color="#4c72b0", edgecolor="black", label="accuracy")
-    top.plot(centres[filled], [b["confidence"] for b, f in zip(bins, filled) if f], "o", color="#dd8452",
-             label="mean confidence")
+    top.bar(
+        centres[filled],
+        [b["accuracy"] for b, f in zip(bins, filled) if f],
+        width=width * 0.9,
+        color="#4c72b0",
+        edgecolor="black",
+        label="accuracy",
+    )
+    top.plot(
+        centres[filled],
+        [b["confidence"] for b, f in zip(bins, filled) if f],
+        "o",
+        color="#dd8452",
+        label="mean confidence",
+    )
     top.set_xlim(0, 1)
     top.set_ylim(0, 1)
     top.set_ylabel("accuracy")
@@ -83,8 +101,14 @@ def per_class_f1(per_class: dict[str, dict[str, Any]], path: str | Path) -> Path
     figure = Figure(figsize=(4.6, 3.8))
     ax = figure.add_subplot()
     names = [f"{label}\n{value:.2f}\n[{lo:.2f}, {hi:.2f}]" for label, value, lo, hi in zip(labels, f1, low, high)]
-    ax.bar(names, f1, color="#4c72b0", yerr=np.vstack([np.clip(f1 - low, 0, None), np.clip(high - f1, 0, None)]),
-           capsize=6, ecolor="black")
+    ax.bar(
+        names,
+        f1,
+        color="#4c72b0",
+        yerr=np.vstack([np.clip(f1 - low, 0, None), np.clip(high - f1, 0, None)]),
+        capsize=6,
+        ecolor="black",
+    )
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("F1")
     ax.set_title("Per-class F1 with 95% bootstrap interval")

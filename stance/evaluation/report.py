@@ -32,14 +32,18 @@ from . import plots
 from .evaluate import Evaluation
 from .schema import BASELINE_NAMES, HEADLINE, MetricsFile, format_interval
 
-IMAGES = {"confusion_matrix": "confusion_matrix.png",
-          "confusion_matrix_normalized": "confusion_matrix_normalized.png",
-          "reliability": "reliability.png", "per_class_f1": "per_class_f1.png"}
-CAPTIONS = {"confusion_matrix": "Confusion matrix, counts (rows: gold, columns: predicted)",
-            "confusion_matrix_normalized": "Confusion matrix, each row divided by its total "
-                                           "(the diagonal is recall)",
-            "reliability": "Reliability diagram: accuracy per confidence bin against the diagonal",
-            "per_class_f1": "Per-class F1 with its 95% bootstrap interval"}
+IMAGES = {
+    "confusion_matrix": "confusion_matrix.png",
+    "confusion_matrix_normalized": "confusion_matrix_normalized.png",
+    "reliability": "reliability.png",
+    "per_class_f1": "per_class_f1.png",
+}
+CAPTIONS = {
+    "confusion_matrix": "Confusion matrix, counts (rows: gold, columns: predicted)",
+    "confusion_matrix_normalized": "Confusion matrix, each row divided by its total (the diagonal is recall)",
+    "reliability": "Reliability diagram: accuracy per confidence bin against the diagonal",
+    "per_class_f1": "Per-class F1 with its 95% bootstrap interval",
+}
 Table = tuple[list[str], list[list[str]]]  # header, rows
 Section = tuple[str, str, Table | None, list[str]]  # title, explanation, table, figure keys
 
@@ -55,8 +59,10 @@ def write_report(evaluation: Evaluation, output_dir: str | Path) -> Path:
     plots.reliability(evaluation.reliability, results["calibration"]["ece"], out / IMAGES["reliability"])
     plots.per_class_f1(results["per_class"], out / IMAGES["per_class_f1"])
     results.write(out / METRICS_FILE)
-    atomic_write_text(out / PREDICTIONS_FILE, "".join(json.dumps(row, ensure_ascii=False, default=str) + "\n"
-                                                      for row in evaluation.predictions))
+    atomic_write_text(
+        out / PREDICTIONS_FILE,
+        "".join(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in evaluation.predictions),
+    )
     atomic_write_text(out / REPORT_MARKDOWN, markdown(results))
     atomic_write_text(out / REPORT_HTML, to_html(results, out))
     return out / REPORT_HTML
@@ -64,6 +70,7 @@ def write_report(evaluation: Evaluation, output_dir: str | Path) -> Path:
 
 # ---------------------------------------------------------------------------------------------------------
 # Shared content: every section as (title, header, rows), rendered to Markdown or HTML.
+
 
 def _f(value: float) -> str:
     return f"{value:.3f}"
@@ -77,16 +84,25 @@ def _summary_table(r: MetricsFile) -> Table:
     header = ["", *HEADLINE]
     rows = [["**this model**", *(_f(r["metrics"][k]) for k in HEADLINE)]]
     ci = r["confidence_intervals"]
-    rows.append([f"95% interval ({ci['accuracy']['resamples']} bootstrap resamples, seed {ci['accuracy']['seed']})",
-                 _ci(ci["accuracy"]), _ci(ci["macro_f1"]), "", ""])
+    rows.append(
+        [
+            f"95% interval ({ci['accuracy']['resamples']} bootstrap resamples, seed {ci['accuracy']['seed']})",
+            _ci(ci["accuracy"]),
+            _ci(ci["macro_f1"]),
+            "",
+            "",
+        ]
+    )
     for name, scores in r["baselines"].items():
         rows.append([f"baseline: {BASELINE_NAMES.get(name, name)}", *(_f(scores[k]) for k in HEADLINE)])
     return header, rows
 
 
 def _per_class_table(r: MetricsFile) -> Table:
-    rows = [[label, _f(c["precision"]), _f(c["recall"]), _f(c["f1"]), _ci(c["f1_ci"]), str(c["support"])]
-            for label, c in r["per_class"].items()]
+    rows = [
+        [label, _f(c["precision"]), _f(c["recall"]), _f(c["f1"]), _ci(c["f1_ci"]), str(c["support"])]
+        for label, c in r["per_class"].items()
+    ]
     return ["label", "precision", "recall", "F1", "F1 95% interval", "support"], rows
 
 
@@ -109,9 +125,12 @@ def _error_table(errors: list[dict[str, Any]]) -> Table:
 def _intro(r: MetricsFile) -> list[str]:
     data = r["data"]
     split = f" ({data['split']} split)" if data["split"] else ""
-    lines = [f"Model: {r['model']}", f"Data: {data['path']}{split}, {data['n_examples']} examples",
-             f"Targets: {'; '.join(data['targets'])}",
-             f"Expected calibration error: {_f(r['calibration']['ece'])} ({r['calibration']['bins']} bins)"]
+    lines = [
+        f"Model: {r['model']}",
+        f"Data: {data['path']}{split}, {data['n_examples']} examples",
+        f"Targets: {'; '.join(data['targets'])}",
+        f"Expected calibration error: {_f(r['calibration']['ece'])} ({r['calibration']['bins']} bins)",
+    ]
     if not r["baselines"]:
         lines.append("Baselines: not computed (see the notes)")
     return lines
@@ -121,20 +140,44 @@ def _sections(r: MetricsFile) -> list[Section]:
     """(title, explanation, table, figure keys) in report order."""
     ece = r["calibration"]
     out: list[Section] = [
-        ("Metrics", "The model's figures with their bootstrap interval, and baselines trained on the model's own "
-         "training split: a figure is only as good as its margin over these.", _summary_table(r), []),
+        (
+            "Metrics",
+            (
+                "The model's figures with their bootstrap interval, and baselines trained on the model's own "
+                "training split: a figure is only as good as its margin over these."
+            ),
+            _summary_table(r),
+            [],
+        ),
         ("Per class", "", _per_class_table(r), ["per_class_f1"]),
-        ("Confusion matrix", "Rows are gold labels, columns predictions.", _confusion_table(r),
-         ["confusion_matrix", "confusion_matrix_normalized"]),
-        ("Calibration", f"Expected calibration error {_f(ece['ece'])} over {ece['bins']} equal-width bins of the "
-         "predicted label's probability: how far confidence is from accuracy, on average.", None, ["reliability"]),
+        (
+            "Confusion matrix",
+            "Rows are gold labels, columns predictions.",
+            _confusion_table(r),
+            ["confusion_matrix", "confusion_matrix_normalized"],
+        ),
+        (
+            "Calibration",
+            (
+                f"Expected calibration error {_f(ece['ece'])} over {ece['bins']} equal-width bins of the "
+                "predicted label's probability: how far confidence is from accuracy, on average."
+            ),
+            None,
+            ["reliability"],
+        ),
     ]
     titles = {"source": "By source", "target": "By target", "phenomena": "By phenomenon tag"}
     for column, slices in r["breakdowns"].items():
         if slices:
             note = "A sentence counts once under each of its tags. " if column == "phenomena" else ""
-            out.append((titles.get(column, f"By {column}"), note + "Small slices have wide margins: read n.",
-                        _breakdown_table(slices), []))
+            out.append(
+                (
+                    titles.get(column, f"By {column}"),
+                    note + "Small slices have wide margins: read n.",
+                    _breakdown_table(slices),
+                    [],
+                )
+            )
     out.append(("Most confident wrong predictions", "", _error_table(r["errors"]["confident_wrong"]), []))
     out.append(("Least confident right predictions", "", _error_table(r["errors"]["unsure_right"]), []))
     return out
@@ -142,6 +185,7 @@ def _sections(r: MetricsFile) -> list[Section]:
 
 # ---------------------------------------------------------------------------------------------------------
 # Markdown.
+
 
 def _md_cell(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
@@ -225,17 +269,23 @@ def _html_table(header: list[str], rows: list[list[str]], table_id: str = "") ->
 def _figure(key: str, path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     caption = html.escape(CAPTIONS[key])
-    return (f'<figure><img id="{key}" alt="{caption}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{caption}</figcaption></figure>")
+    return (
+        f'<figure><img id="{key}" alt="{caption}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{caption}</figcaption></figure>"
+    )
 
 
 def to_html(r: MetricsFile, folder: Path) -> str:
     """The whole report as one HTML page; the PNGs in ``folder`` are embedded."""
-    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-             "<title>Stance evaluation report</title>", f"<style>{STYLE}</style></head><body>",
-             "<h1>Stance evaluation report</h1>",
-             "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in _intro(r)) + "</ul>"]
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<title>Stance evaluation report</title>",
+        f"<style>{STYLE}</style></head><body>",
+        "<h1>Stance evaluation report</h1>",
+        "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in _intro(r)) + "</ul>",
+    ]
     for title, note, table, figures in _sections(r):
         parts.append(f"<h2>{html.escape(title)}</h2>")
         if note:

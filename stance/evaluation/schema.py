@@ -185,8 +185,10 @@ class MetricsFile(Record):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            raise StanceError(f"{where}: not a metrics.json of schema_version {SCHEMA_VERSION} "
-                              "(as `stance evaluate` writes it)", _problems(exc)) from exc
+            raise StanceError(
+                f"{where}: not a metrics.json of schema_version {SCHEMA_VERSION} (as `stance evaluate` writes it)",
+                _problems(exc),
+            ) from exc
 
     @classmethod
     def read(cls, path: str | Path) -> MetricsFile:
@@ -207,10 +209,19 @@ class MetricsFile(Record):
         return atomic_write_text(path, json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n")
 
 
-_WORDS = {"missing": "missing", "float_parsing": "expected a number", "float_type": "expected a number",
-          "int_parsing": "expected an integer", "int_type": "expected an integer", "int_from_float": "expected an integer",
-          "string_type": "expected a string", "list_type": "expected a list", "dict_type": "expected a mapping",
-          "model_type": "expected a mapping", "extra_forbidden": "unknown field"}
+_WORDS = {
+    "missing": "missing",
+    "float_parsing": "expected a number",
+    "float_type": "expected a number",
+    "int_parsing": "expected an integer",
+    "int_type": "expected an integer",
+    "int_from_float": "expected an integer",
+    "string_type": "expected a string",
+    "list_type": "expected a list",
+    "dict_type": "expected a mapping",
+    "model_type": "expected a mapping",
+    "extra_forbidden": "unknown field",
+}
 
 
 _KEYED = re.compile(r"^[\w-]+: ")
@@ -226,6 +237,8 @@ def _problems(exc: ValidationError) -> list[str]:
                 out.append(f"{where}.{part}" if _KEYED.match(part) else f"{where}: {part}")
         else:
             got = json.dumps(error.get("input"), default=str)[:60]
-            out.append(f"{where}: {_WORDS.get(error['type'], error['msg'])}"
-                       + (f", got {got}" if error["type"] != "missing" else ""))
+            out.append(
+                f"{where}: {_WORDS.get(error['type'], error['msg'])}"
+                + (f", got {got}" if error["type"] != "missing" else "")
+            )
     return out

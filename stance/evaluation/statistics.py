@@ -34,8 +34,14 @@ def _f1_from_confusion(cm: np.ndarray) -> np.ndarray:
     return np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
 
 
-def bootstrap(gold: np.ndarray, pred: np.ndarray, *, resamples: int = DEFAULT_RESAMPLES,
-              seed: int = DEFAULT_SEED, level: float = CI_LEVEL) -> dict[str, Any]:
+def bootstrap(
+    gold: np.ndarray,
+    pred: np.ndarray,
+    *,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+    level: float = CI_LEVEL,
+) -> dict[str, Any]:
     """Percentile-bootstrap intervals for accuracy, macro-F1 and each class's F1.
 
     Examples are resampled with replacement ``resamples`` times from a seeded generator; each resample's
@@ -61,8 +67,11 @@ def bootstrap(gold: np.ndarray, pred: np.ndarray, *, resamples: int = DEFAULT_RE
         low, high = np.quantile(values, tails)
         return {"low": float(low), "high": float(high), "level": level, "resamples": resamples, "seed": seed}
 
-    return {"accuracy": interval(acc), "macro_f1": interval(f1.mean(axis=1)),
-            "per_class_f1": {label: interval(f1[:, i]) for i, label in enumerate(LABELS)}}
+    return {
+        "accuracy": interval(acc),
+        "macro_f1": interval(f1.mean(axis=1)),
+        "per_class_f1": {label: interval(f1[:, i]) for i, label in enumerate(LABELS)},
+    }
 
 
 def calibration(gold: np.ndarray, probs: np.ndarray, bins: int = ECE_BINS) -> tuple[float, list[dict[str, float]]]:
@@ -75,9 +84,13 @@ def calibration(gold: np.ndarray, probs: np.ndarray, bins: int = ECE_BINS) -> tu
     for b in range(bins):
         inside = index == b
         count = int(inside.sum())
-        row = {"low": float(edges[b]), "high": float(edges[b + 1]), "count": count,
-               "confidence": float(confidence[inside].mean()) if count else 0.0,
-               "accuracy": float(correct[inside].mean()) if count else 0.0}
+        row = {
+            "low": float(edges[b]),
+            "high": float(edges[b + 1]),
+            "count": count,
+            "confidence": float(confidence[inside].mean()) if count else 0.0,
+            "accuracy": float(correct[inside].mean()) if count else 0.0,
+        }
         ece += count / len(gold) * abs(row["accuracy"] - row["confidence"])
         table.append(row)
     return float(ece), table
@@ -86,8 +99,11 @@ def calibration(gold: np.ndarray, probs: np.ndarray, bins: int = ECE_BINS) -> tu
 def _slice_scores(gold: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
     # macro-F1 over the labels present in the slice (gold or predicted): a slice of one class is not
     # punished for the classes it cannot contain
-    return {"n": len(gold), "accuracy": float((gold == pred).mean()),
-            "macro_f1": float(f1_score(gold, pred, average="macro", zero_division=0))}
+    return {
+        "n": len(gold),
+        "accuracy": float((gold == pred).mean()),
+        "macro_f1": float(f1_score(gold, pred, average="macro", zero_division=0)),
+    }
 
 
 def breakdowns(ds: Dataset, gold: np.ndarray, pred: np.ndarray) -> dict[str, dict[str, Any]]:
@@ -98,8 +114,11 @@ def breakdowns(ds: Dataset, gold: np.ndarray, pred: np.ndarray) -> dict[str, dic
         members: dict[str, list[int]] = {}
         if column in ds.column_names:
             for i, value in enumerate(ds[column]):
-                keys = (parse_tags(value) or [NO_VALUE]) if column == "phenomena" else \
-                    [str(value) if value not in (None, "") else NO_VALUE]
+                keys = (
+                    (parse_tags(value) or [NO_VALUE])
+                    if column == "phenomena"
+                    else [str(value) if value not in (None, "") else NO_VALUE]
+                )
                 for key in dict.fromkeys(keys):
                     members.setdefault(key, []).append(i)
         ordered = sorted(members.items(), key=lambda item: (-len(item[1]), item[0]))
@@ -114,11 +133,21 @@ def error_tables(ds: Dataset, gold: np.ndarray, probs: np.ndarray, n: int = N_ER
     ids, texts = ds["id"], ds["text"]
 
     def rows(index: np.ndarray) -> list[dict[str, Any]]:
-        return [{"id": ids[i], "text": texts[i], "gold": LABELS[gold[i]], "predicted": LABELS[pred[i]],
-                 "confidence": float(confidence[i])} for i in index[:n]]
+        return [
+            {
+                "id": ids[i],
+                "text": texts[i],
+                "gold": LABELS[gold[i]],
+                "predicted": LABELS[pred[i]],
+                "confidence": float(confidence[i]),
+            }
+            for i in index[:n]
+        ]
 
-    return {"confident_wrong": rows(wrong[np.argsort(-confidence[wrong], kind="stable")]),
-            "unsure_right": rows(right[np.argsort(confidence[right], kind="stable")])}
+    return {
+        "confident_wrong": rows(wrong[np.argsort(-confidence[wrong], kind="stable")]),
+        "unsure_right": rows(right[np.argsort(confidence[right], kind="stable")]),
+    }
 
 
 def _pair_texts(ds: Dataset) -> list[str]:
@@ -141,7 +170,8 @@ def baselines(train: Dataset, test: Dataset, seed: int = DEFAULT_SEED) -> tuple[
     if len(set(y_train)) > 1:
         models["tfidf_logreg"] = make_pipeline(
             TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
-            LogisticRegression(max_iter=2000, class_weight="balanced", random_state=seed))
+            LogisticRegression(max_iter=2000, class_weight="balanced", random_state=seed),
+        )
     else:
         notes.append("TF-IDF baseline skipped: the training split has a single label")
     out = {}
@@ -156,8 +186,6 @@ def overlap(train: Dataset, test: Dataset) -> int:
     """How many evaluated examples repeat a (target, text) pair of the training split."""
     seen = {(t, normalize_text(x)) for t, x in zip(train["target"], train["text"])}
     return sum((t, normalize_text(x)) in seen for t, x in zip(test["target"], test["text"]))
-
-
 
 
 def confusion(gold: np.ndarray, pred: np.ndarray) -> np.ndarray:

@@ -25,6 +25,7 @@ DIGITS = 4  # figures in the model-index
 # ---------------------------------------------------------------------------------------------------------
 # the card
 
+
 def eval_results(ctx: CardContext) -> list[EvalResult]:
     """Accuracy and macro-F1 on the evaluated split, for the ``model-index``."""
     m = ctx.metrics
@@ -33,11 +34,20 @@ def eval_results(ctx: CardContext) -> list[EvalResult]:
     info = m["data"]
     split = info.get("split") or Path(info["path"]).stem
     corpus = (ctx.provenance.name if ctx.provenance is not None and ctx.provenance.name else None) or "stance corpus"
-    return [EvalResult(task_type="text-classification", task_name="Stance detection",
-                       dataset_type=_slug(info["path"]), dataset_name=f"{corpus} ({info['path']})",
-                       dataset_split=split, metric_type=kind, metric_name=name, metric_args=args,
-                       metric_value=round(float(m["metrics"][key]), DIGITS))
-            for key, (kind, name, args) in CARD_METRICS.items()]
+    return [
+        EvalResult(
+            task_type="text-classification",
+            task_name="Stance detection",
+            dataset_type=_slug(info["path"]),
+            dataset_name=f"{corpus} ({info['path']})",
+            dataset_split=split,
+            metric_type=kind,
+            metric_name=name,
+            metric_args=args,
+            metric_value=round(float(m["metrics"][key]), DIGITS),
+        )
+        for key, (kind, name, args) in CARD_METRICS.items()
+    ]
 
 
 def build_card(ctx: CardContext) -> ModelCard:
@@ -45,13 +55,17 @@ def build_card(ctx: CardContext) -> ModelCard:
     tags = ["stance-detection", "text-classification", "sentence-pair", "news", "stance"]
     results = eval_results(ctx)
     data = ModelCardData(
-        license=ctx.license, language=ctx.language, library_name="transformers", pipeline_tag="text-classification",
-        tags=tags if results else tags + ["unevaluated"], base_model=ctx.base,
-        metrics=["accuracy", "f1"] if results else None, model_name=ctx.name if results else None,
+        license=ctx.license,
+        language=ctx.language,
+        library_name="transformers",
+        pipeline_tag="text-classification",
+        tags=tags if results else tags + ["unevaluated"],
+        base_model=ctx.base,
+        metrics=["accuracy", "f1"] if results else None,
+        model_name=ctx.name if results else None,
         eval_results=results or None,
     )
-    return ModelCard.from_template(data, template_str="---\n{{ card_data }}\n---\n\n{{ body }}\n",
-                                   body=render(ctx))
+    return ModelCard.from_template(data, template_str="---\n{{ card_data }}\n---\n\n{{ body }}\n", body=render(ctx))
 
 
 def check_card(path: str | Path, metrics: MetricsFile | None) -> list[str]:

@@ -98,8 +98,10 @@ def resolve_token() -> str:
     except Exception as exc:
         raise StanceError(f"cannot read a Hugging Face token: {exc}") from exc
     if not token:
-        raise StanceError("no Hugging Face token: set HF_TOKEN to a token with write access, or run "
-                          "`hf auth login` once (tokens are never passed on the command line)")
+        raise StanceError(
+            "no Hugging Face token: set HF_TOKEN to a token with write access, or run "
+            "`hf auth login` once (tokens are never passed on the command line)"
+        )
     return token
 
 
@@ -116,23 +118,37 @@ def find_metrics(model_dir: Path, explicit: str | Path | None = None) -> Path | 
     return None
 
 
-def stage(model_dir: str | Path, out_dir: Path, repo_id: str, *, metrics_path: str | Path | None = None,
-          allow_unevaluated: bool = False, license: str = "apache-2.0", language: str = "en") -> Staged:
+def stage(
+    model_dir: str | Path,
+    out_dir: Path,
+    repo_id: str,
+    *,
+    metrics_path: str | Path | None = None,
+    allow_unevaluated: bool = False,
+    license: str = "apache-2.0",
+    language: str = "en",
+) -> Staged:
     """Write the upload folder into ``out_dir`` (empty or absent): model files, card, config, metrics, plots."""
     model_dir = Path(model_dir)
     load_trained(model_dir)  # refuses a non-model, pickled-only or label-less folder with the reason
     if not (model_dir / MODEL_CONFIG_FILE).is_file():
-        raise StanceError(f"{model_dir}: no {MODEL_CONFIG_FILE}, so this is not the model folder of a `stance train` run "
-                          "(point at RUN_DIR/model)")
+        raise StanceError(
+            f"{model_dir}: no {MODEL_CONFIG_FILE}, so this is not the model folder of a `stance train` run "
+            "(point at RUN_DIR/model)"
+        )
     config = load_config(model_dir / MODEL_CONFIG_FILE)
     model_config = _read(model_dir / HF_CONFIG_FILE, json.loads)
-    train_metrics = _read(model_dir / TRAIN_METRICS_FILE, json.loads) if (model_dir / TRAIN_METRICS_FILE).is_file() else None
+    train_metrics = (
+        _read(model_dir / TRAIN_METRICS_FILE, json.loads) if (model_dir / TRAIN_METRICS_FILE).is_file() else None
+    )
     found = find_metrics(model_dir, metrics_path)
     if found is None and not allow_unevaluated:
-        raise StanceError(f"{model_dir}: no metrics.json (looked in {model_dir / METRICS_FILE} and "
-                          f"{model_dir.parent / REPORT_DIR / METRICS_FILE}); run `stance evaluate {model_dir} DATA "
-                          "--output DIR` and pass --metrics DIR/metrics.json, or publish with --allow-unevaluated "
-                          "and a card that says the model is unevaluated")
+        raise StanceError(
+            f"{model_dir}: no metrics.json (looked in {model_dir / METRICS_FILE} and "
+            f"{model_dir.parent / REPORT_DIR / METRICS_FILE}); run `stance evaluate {model_dir} DATA "
+            "--output DIR` and pass --metrics DIR/metrics.json, or publish with --allow-unevaluated "
+            "and a card that says the model is unevaluated"
+        )
     metrics = MetricsFile.read(found) if found else None
     images = []
     if metrics is not None:
@@ -149,8 +165,17 @@ def stage(model_dir: str | Path, out_dir: Path, repo_id: str, *, metrics_path: s
             (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, out_dir / name)
     names = sorted(set(_files(out_dir)) | {CARD_FILE})
-    ctx = CardContext(repo_id, model_config, config, train_metrics, metrics, names, license=license,
-                      language=language, provenance=data_provenance(config))
+    ctx = CardContext(
+        repo_id,
+        model_config,
+        config,
+        train_metrics,
+        metrics,
+        names,
+        license=license,
+        language=language,
+        provenance=data_provenance(config),
+    )
     build_card(ctx).save(out_dir / CARD_FILE)
     return Staged(out_dir, _files(out_dir), metrics, found, skipped)
 
@@ -166,24 +191,30 @@ def data_provenance(config: StanceConfig) -> DataProvenance | None:
         return None
     data = card.data
     tags = set(getattr(data, "tags", None) or [])
-    return DataProvenance(card_path=str(path), name=getattr(data, "pretty_name", None),
-                          license=getattr(data, "license", None), synthetic=bool(tags & SYNTHETIC_TAGS))
+    return DataProvenance(
+        card_path=str(path),
+        name=getattr(data, "pretty_name", None),
+        license=getattr(data, "license", None),
+        synthetic=bool(tags & SYNTHETIC_TAGS),
+    )
 
 
 def check_folder(folder: Path, metrics: MetricsFile | None) -> list[str]:
     """Offline checks of a staged folder; each problem as one line (empty when it may be uploaded)."""
     from transformers import AutoModelForSequenceClassification, pipeline
 
-    problems = [f"{name}: a pickled file; it must not be uploaded" for name in _files(folder)
-                if name.endswith(PICKLE_SUFFIXES)]
+    problems = [
+        f"{name}: a pickled file; it must not be uploaded" for name in _files(folder) if name.endswith(PICKLE_SUFFIXES)
+    ]
     try:
         load_trained(folder)  # what StanceClassifier.from_pretrained uses
     except Exception as exc:  # noqa: BLE001 - any failure to load is the finding
         problems.append(f"stance's loader (StanceClassifier) cannot load it: {_first_line(exc)}")
     target = ""
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=True,
-                                                                   trust_remote_code=False)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            folder, use_safetensors=True, trust_remote_code=False
+        )
         label_columns(model.config, str(folder))
         target = getattr(model.config, "stance_default_target", None) or ""
     except Exception as exc:  # noqa: BLE001 - any failure to load is the finding
@@ -193,8 +224,10 @@ def check_folder(folder: Path, metrics: MetricsFile | None) -> list[str]:
         scores = classify({"text": target or "a claim", "text_pair": CHECK_SENTENCE})
         got = sorted(s["label"] for s in scores)
         if got != sorted(LABELS) or abs(sum(s["score"] for s in scores) - 1.0) > 1e-3:
-            problems.append(f"pipeline('text-classification') returns labels {got}, expected {sorted(LABELS)} "
-                            "with scores summing to 1")
+            problems.append(
+                f"pipeline('text-classification') returns labels {got}, expected {sorted(LABELS)} "
+                "with scores summing to 1"
+            )
     except Exception as exc:  # noqa: BLE001
         problems.append(f"pipeline('text-classification') cannot run it: {_first_line(exc)}")
     card_path = folder / CARD_FILE
@@ -202,25 +235,39 @@ def check_folder(folder: Path, metrics: MetricsFile | None) -> list[str]:
         return problems + [f"{CARD_FILE}: missing"]
     problems += check_card(card_path, metrics)
     text = card_path.read_text("utf-8")
-    problems += [f"{CARD_FILE}: shows {link}, which is not in the folder"
-                 for link in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", text) if not (folder / link).is_file()]
+    problems += [
+        f"{CARD_FILE}: shows {link}, which is not in the folder"
+        for link in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", text)
+        if not (folder / link).is_file()
+    ]
     if metrics is not None and MetricsFile.read(folder / METRICS_FILE) != metrics:
         problems.append(f"{METRICS_FILE}: differs from the evaluation it was copied from")
     return problems
 
 
-def publish(model_dir: str | Path, repo_id: str, *, private: bool = False, revision: str | None = None,
-            tag: str | None = None, create_pr: bool = False, commit_message: str | None = None,
-            dry_run: str | Path | None = None, allow_unevaluated: bool = False,
-            metrics_path: str | Path | None = None, api: HfApi | None = None) -> PublishResult:
+def publish(
+    model_dir: str | Path,
+    repo_id: str,
+    *,
+    private: bool = False,
+    revision: str | None = None,
+    tag: str | None = None,
+    create_pr: bool = False,
+    commit_message: str | None = None,
+    dry_run: str | Path | None = None,
+    allow_unevaluated: bool = False,
+    metrics_path: str | Path | None = None,
+    api: HfApi | None = None,
+) -> PublishResult:
     """``stance publish``: stage and check the folder, then (unless ``dry_run``) upload it in one commit.
 
     ``api`` is injectable so tests can record the calls; it defaults to a fresh :class:`HfApi`.
     """
     check_repo_id(repo_id)
     if tag and create_pr:
-        raise StanceError("--tag with --create-pr would tag a commit nobody has reviewed; merge the pull request, "
-                          "then tag it")
+        raise StanceError(
+            "--tag with --create-pr would tag a commit nobody has reviewed; merge the pull request, then tag it"
+        )
     if dry_run is not None:
         staged = _stage_and_check(model_dir, Path(dry_run), repo_id, metrics_path, allow_unevaluated)
         return PublishResult(repo_id, staged.files, staged.skipped, staged.metrics_path, dry_run=Path(dry_run))
@@ -228,14 +275,33 @@ def publish(model_dir: str | Path, repo_id: str, *, private: bool = False, revis
     with tempfile.TemporaryDirectory(prefix="stance-publish-") as tmp:
         staged = _stage_and_check(model_dir, Path(tmp) / "upload", repo_id, metrics_path, allow_unevaluated)
         message = commit_message or _default_message(repo_id, staged.metrics)
-        result = upload(staged.folder, repo_id, api=api or HfApi(), token=token, private=private,
-                        revision=revision, tag=tag, create_pr=create_pr, commit_message=message)
+        result = upload(
+            staged.folder,
+            repo_id,
+            api=api or HfApi(),
+            token=token,
+            private=private,
+            revision=revision,
+            tag=tag,
+            create_pr=create_pr,
+            commit_message=message,
+        )
     result.skipped, result.metrics_path = staged.skipped, staged.metrics_path
     return result
 
 
-def upload(folder: Path, repo_id: str, *, api: HfApi, token: str, private: bool = False, revision: str | None = None,
-           tag: str | None = None, create_pr: bool = False, commit_message: str) -> PublishResult:
+def upload(
+    folder: Path,
+    repo_id: str,
+    *,
+    api: HfApi,
+    token: str,
+    private: bool = False,
+    revision: str | None = None,
+    tag: str | None = None,
+    create_pr: bool = False,
+    commit_message: str,
+) -> PublishResult:
     """Every file of ``folder`` in one commit to ``repo_id`` (created if needed), then the tag on that commit."""
     files = _files(folder)
     with _hub("checking the token"):
@@ -246,8 +312,10 @@ def upload(folder: Path, repo_id: str, *, api: HfApi, token: str, private: bool 
         info = api.repo_info(repo_id, token=token, repo_type="model")
         refs = api.list_repo_refs(repo_id, token=token, repo_type="model")
     if private and not getattr(info, "private", False):
-        raise StanceError(f"{repo_id} already exists and is public; --private does not change an existing repo's "
-                          "visibility. Make it private in its settings first; nothing was uploaded")
+        raise StanceError(
+            f"{repo_id} already exists and is public; --private does not change an existing repo's "
+            "visibility. Make it private in its settings first; nothing was uploaded"
+        )
     if tag and tag in {ref.name for ref in refs.tags}:
         raise StanceError(f"{repo_id}: tag {tag!r} already exists; choose another --tag; nothing was uploaded")
     branch_created = bool(revision) and revision != "main" and revision not in {ref.name for ref in refs.branches}
@@ -256,30 +324,54 @@ def upload(folder: Path, repo_id: str, *, api: HfApi, token: str, private: bool 
             api.create_branch(repo_id, branch=revision, token=token, repo_type="model", exist_ok=True)
     operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(folder / name)) for name in files]
     with _hub("uploading the commit", after="nothing was uploaded (a commit is all files or none)"):
-        commit = api.create_commit(repo_id, operations, commit_message=commit_message, token=token,
-                                   commit_description=f"{len(files)} files: {', '.join(files)}",
-                                   repo_type="model", revision=revision, create_pr=create_pr)
-    result = PublishResult(repo_id, files, [], None, commit_url=commit.commit_url, commit_oid=commit.oid,
-                           pr_url=getattr(commit, "pr_url", None), revision=revision, branch_created=branch_created)
+        commit = api.create_commit(
+            repo_id,
+            operations,
+            commit_message=commit_message,
+            token=token,
+            commit_description=f"{len(files)} files: {', '.join(files)}",
+            repo_type="model",
+            revision=revision,
+            create_pr=create_pr,
+        )
+    result = PublishResult(
+        repo_id,
+        files,
+        [],
+        None,
+        commit_url=commit.commit_url,
+        commit_oid=commit.oid,
+        pr_url=getattr(commit, "pr_url", None),
+        revision=revision,
+        branch_created=branch_created,
+    )
     if tag:
-        with _hub(f"tagging commit {commit.oid[:12]} as {tag!r}",
-                  after=f"the commit is on the hub ({commit.commit_url}); tag it with "
-                        f"`hf repo tag create {repo_id} {tag} --revision {commit.oid}`"):
-            api.create_tag(repo_id, tag=tag, tag_message=commit_message, revision=commit.oid, token=token,
-                           repo_type="model")
+        with _hub(
+            f"tagging commit {commit.oid[:12]} as {tag!r}",
+            after=f"the commit is on the hub ({commit.commit_url}); tag it with "
+            f"`hf repo tag create {repo_id} {tag} --revision {commit.oid}`",
+        ):
+            api.create_tag(
+                repo_id, tag=tag, tag_message=commit_message, revision=commit.oid, token=token, repo_type="model"
+            )
         result.tag = tag
     return result
 
 
 # ---------------------------------------------------------------------------------------------------------
 
-def _stage_and_check(model_dir: str | Path, out_dir: Path, repo_id: str, metrics_path: str | Path | None,
-                     allow_unevaluated: bool) -> Staged:
+
+def _stage_and_check(
+    model_dir: str | Path, out_dir: Path, repo_id: str, metrics_path: str | Path | None, allow_unevaluated: bool
+) -> Staged:
     staged = stage(model_dir, out_dir, repo_id, metrics_path=metrics_path, allow_unevaluated=allow_unevaluated)
     problems = check_folder(staged.folder, staged.metrics)
     if problems:
-        raise StanceError(f"{out_dir}: the folder to upload fails the offline checks, so nothing is uploaded "
-                          "(the folder is left there to inspect when it came from --dry-run)", problems)
+        raise StanceError(
+            f"{out_dir}: the folder to upload fails the offline checks, so nothing is uploaded "
+            "(the folder is left there to inspect when it came from --dry-run)",
+            problems,
+        )
     return staged
 
 
@@ -287,9 +379,15 @@ def _copy_model_files(model_dir: Path, out_dir: Path) -> list[str]:
     skipped = []
     for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
         name = path.relative_to(model_dir).as_posix()
-        why = ("hidden" if any(part.startswith(".") for part in Path(name).parts)
-               else "pickled; never uploaded" if name.endswith(PICKLE_SUFFIXES)
-               else "replaced by the generated card" if name == CARD_FILE else None)
+        why = (
+            "hidden"
+            if any(part.startswith(".") for part in Path(name).parts)
+            else "pickled; never uploaded"
+            if name.endswith(PICKLE_SUFFIXES)
+            else "replaced by the generated card"
+            if name == CARD_FILE
+            else None
+        )
         if why:
             skipped.append(f"{name} ({why})")
             continue
@@ -313,8 +411,10 @@ def _check_metrics_model(metrics: MetricsFile, path: Path, model_dir: Path) -> N
     for candidate in (named, path.parent / named):
         if (candidate / "config.json").is_file():
             if not _same_model(candidate, model_dir):
-                raise StanceError(f"{path}: evaluates the model {metrics['model']}, not {model_dir}; pass the "
-                                  "metrics.json of this model with --metrics")
+                raise StanceError(
+                    f"{path}: evaluates the model {metrics['model']}, not {model_dir}; pass the "
+                    "metrics.json of this model with --metrics"
+                )
             return
 
 
@@ -346,8 +446,10 @@ def _default_message(repo_id: str, metrics: MetricsFile | None) -> str:
     if metrics is None:
         return f"Upload {name} (unevaluated)"
     ci = metrics["confidence_intervals"]["macro_f1"]
-    return (f"Upload {name}: macro-F1 {metrics['metrics']['macro_f1']:.3f} "
-            f"(95% CI {ci['low']:.3f}-{ci['high']:.3f}) on {metrics['data']['n_examples']} sentences")
+    return (
+        f"Upload {name}: macro-F1 {metrics['metrics']['macro_f1']:.3f} "
+        f"(95% CI {ci['low']:.3f}-{ci['high']:.3f}) on {metrics['data']['n_examples']} sentences"
+    )
 
 
 def _first_line(exc: BaseException) -> str:
@@ -363,16 +465,21 @@ def _hub(step: str, after: str = "nothing was uploaded") -> Iterator[None]:
     except StanceError:
         raise
     except OfflineModeIsEnabled as exc:
-        raise StanceError(f"{step}: HF_HUB_OFFLINE is set, so the hub cannot be reached (unset it to publish, "
-                          f"or use --dry-run); {after}") from exc
+        raise StanceError(
+            f"{step}: HF_HUB_OFFLINE is set, so the hub cannot be reached (unset it to publish, "
+            f"or use --dry-run); {after}"
+        ) from exc
     except HfHubHTTPError as exc:
         status = getattr(getattr(exc, "response", None), "status_code", None)
-        hint = {401: " (the token was rejected: run `hf auth login` again or set HF_TOKEN to a valid token)",
-                403: " (the token may not write there: it needs write access to the repo's owner)"}.get(status, "")
+        hint = {
+            401: " (the token was rejected: run `hf auth login` again or set HF_TOKEN to a valid token)",
+            403: " (the token may not write there: it needs write access to the repo's owner)",
+        }.get(status, "")
         reason = exc.server_message or _first_line(exc)
         raise StanceError(f"{step}: the hub answered {status}{hint}: {reason}; {after}") from exc
     except (TransportError, OSError, TimeoutError) as exc:
-        raise StanceError(f"{step}: cannot reach the Hugging Face Hub at {constants.ENDPOINT} "
-                          f"({_first_line(exc)}); {after}") from exc
+        raise StanceError(
+            f"{step}: cannot reach the Hugging Face Hub at {constants.ENDPOINT} ({_first_line(exc)}); {after}"
+        ) from exc
     except ValueError as exc:  # the client's own validation (revision names, parent commit, card metadata)
         raise StanceError(f"{step}: {exc}; {after}") from exc

@@ -4,14 +4,26 @@ the :class:`StanceClassifier` a user holds (:mod:`~stance.inference.classifier`)
 (:mod:`~stance.inference.articles`) and files in and out (:mod:`~stance.inference.files`)."""
 
 from .articles import (
-           AggregationRule,
-           ArticleResult,
-           SentenceResult,
-           aggregate,
-           split_sentences,
+    AggregationRule,
+    ArticleResult,
+    SentenceResult,
+    aggregate,
+    split_sentences,
 )
 from .classifier import Prediction, StanceClassifier, TruncationWarning
 from .scorer import PairScorer, Scored, TorchBackend, score_pairs
 
-__all__ = ["AggregationRule", "ArticleResult", "PairScorer", "Prediction", "Scored", "SentenceResult",
-           "StanceClassifier", "TorchBackend", "TruncationWarning", "aggregate", "score_pairs", "split_sentences"]
+__all__ = [
+    "AggregationRule",
+    "ArticleResult",
+    "PairScorer",
+    "Prediction",
+    "Scored",
+    "SentenceResult",
+    "StanceClassifier",
+    "TorchBackend",
+    "TruncationWarning",
+    "aggregate",
+    "score_pairs",
+    "split_sentences",
+]

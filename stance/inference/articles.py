@@ -154,10 +154,14 @@ class AggregationRule:
     def describe(self) -> str:
         if self.method in ("share", "soft_share"):
             what = "probability mass" if self.method == "soft_share" else "sentences"
-            return (f"{self.method}: the leading side wins with >= {self.min_share:.0%} of the {what} "
-                    f"and a lead of >= {self.min_margin:g}, else neutral")
-        return {"majority": "majority: the most frequent sentence label (neutral on a tie)",
-                "headline": "headline: the stance of the first sentence"}[self.method]
+            return (
+                f"{self.method}: the leading side wins with >= {self.min_share:.0%} of the {what} "
+                f"and a lead of >= {self.min_margin:g}, else neutral"
+            )
+        return {
+            "majority": "majority: the most frequent sentence label (neutral on a tie)",
+            "headline": "headline: the stance of the first sentence",
+        }[self.method]
 
 
 @dataclass
@@ -223,8 +227,11 @@ def aggregate(probabilities: np.ndarray, rule: AggregationRule | None = None) ->
     if rule.method == "majority":
         top = np.flatnonzero(counts == counts.max())
         label = LABELS[int(top[0])] if len(top) == 1 else "neutral"
-        reason = f"{label} is the most frequent label" if len(top) == 1 else \
-            f"a tie between {' and '.join(LABELS[int(t)] for t in top)}"
+        reason = (
+            f"{label} is the most frequent label"
+            if len(top) == 1
+            else f"a tie between {' and '.join(LABELS[int(t)] for t in top)}"
+        )
     else:
         soft = rule.method == "soft_share"
         mass = probabilities.sum(axis=0) if soft else counts.astype(np.float64)

@@ -69,17 +69,22 @@ class StreamStats:
 
 def to_predictions(probabilities: np.ndarray) -> list[Prediction]:
     best = probabilities.argmax(axis=1)
-    return [Prediction(LABELS[int(b)], {label: round(float(p), 6) for label, p in zip(LABELS, row)})
-            for b, row in zip(best, probabilities)]
+    return [
+        Prediction(LABELS[int(b)], {label: round(float(p), 6) for label, p in zip(LABELS, row)})
+        for b, row in zip(best, probabilities)
+    ]
 
 
 def truncation_message(count: int, total: int, max_length: int) -> str:
-    return (f"{count} of {total} text(s) exceed the model's limit of {max_length} tokens (target and text "
-            "together); only their beginning was classified")
+    return (
+        f"{count} of {total} text(s) exceed the model's limit of {max_length} tokens (target and text "
+        "together); only their beginning was classified"
+    )
 
 
-def make_backend(trained: TrainedModel, *, backend: str = "torch", precision: str = "float32",
-                 quantize_scope: str | None = None) -> Backend:
+def make_backend(
+    trained: TrainedModel, *, backend: str = "torch", precision: str = "float32", quantize_scope: str | None = None
+) -> Backend:
     """The scoring backend for a loaded model: PyTorch at a precision, or ONNX Runtime (float32 only)."""
     if backend not in BACKENDS:
         raise StanceError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
@@ -95,14 +100,22 @@ def make_backend(trained: TrainedModel, *, backend: str = "torch", precision: st
 class StanceClassifier:
     """A trained stance model ready for inference (see the module docstring)."""
 
-    def __init__(self, trained: TrainedModel, backend: Backend | None = None, *,
-                 batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+    def __init__(
+        self, trained: TrainedModel, backend: Backend | None = None, *, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> None:
         self.scorer = PairScorer(trained, backend, batch_size)
 
     @classmethod
-    def from_pretrained(cls, path_or_hub_id: str | Path, *, quantize: bool | str = False,
-                        batch_size: int = DEFAULT_BATCH_SIZE, max_length: int | None = None,
-                        bf16: bool = False, backend: str = "torch") -> StanceClassifier:
+    def from_pretrained(
+        cls,
+        path_or_hub_id: str | Path,
+        *,
+        quantize: bool | str = False,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        max_length: int | None = None,
+        bf16: bool = False,
+        backend: str = "torch",
+    ) -> StanceClassifier:
         """Load a ``stance train`` model folder (``DIR/model``) or a compatible hub model.
 
         ``quantize``: ``True`` for int8 dynamic quantization of the encoder's linear layers, or a scope name
@@ -125,8 +138,11 @@ class StanceClassifier:
             require_onnxruntime()  # fail before loading anything
         trained = load_trained(path_or_hub_id, max_length=max_length)
         scope = quantize if isinstance(quantize, str) else None
-        return cls(trained, make_backend(trained, backend=backend, precision=precision, quantize_scope=scope),
-                   batch_size=batch_size)
+        return cls(
+            trained,
+            make_backend(trained, backend=backend, precision=precision, quantize_scope=scope),
+            batch_size=batch_size,
+        )
 
     @property
     def trained(self) -> TrainedModel:
@@ -156,8 +172,9 @@ class StanceClassifier:
         """``target``, or the model's stored default; an error when there is neither."""
         chosen = target if target is not None and target.strip() else self.default_target
         if not chosen:
-            raise StanceError(f"{self.trained.source}: the model stores no default target; pass a target "
-                              "(--target in the CLI)")
+            raise StanceError(
+                f"{self.trained.source}: the model stores no default target; pass a target (--target in the CLI)"
+            )
         return chosen.strip()
 
     def _targets(self, target: str | Sequence[str | None] | None, n: int) -> list[str]:
@@ -167,8 +184,9 @@ class StanceClassifier:
             raise StanceError(f"got {len(target)} targets for {n} texts; pass one target or one per text")
         return [self.target_for(t) for t in target]
 
-    def _score(self, texts: Sequence[str], target: str | Sequence[str | None] | None,
-               batch_size: int | None) -> tuple[np.ndarray, int]:
+    def _score(
+        self, texts: Sequence[str], target: str | Sequence[str | None] | None, batch_size: int | None
+    ) -> tuple[np.ndarray, int]:
         """Probabilities (input order) and how many pairs were truncated."""
         texts = list(texts)
         empty = [i for i, text in enumerate(texts) if not isinstance(text, str) or not text.strip()]
@@ -182,16 +200,26 @@ class StanceClassifier:
         if truncated:
             warnings.warn(truncation_message(truncated, total, self.max_length), TruncationWarning, stacklevel=3)
 
-    def predict_proba(self, texts: str | Sequence[str], target: str | Sequence[str | None] | None = None, *,
-                      batch_size: int | None = None) -> np.ndarray:
+    def predict_proba(
+        self,
+        texts: str | Sequence[str],
+        target: str | Sequence[str | None] | None = None,
+        *,
+        batch_size: int | None = None,
+    ) -> np.ndarray:
         """Probabilities of :data:`LABELS` for each text, shape (len(texts), 3), in input order."""
         texts = [texts] if isinstance(texts, str) else list(texts)
         probabilities, truncated = self._score(texts, target, batch_size)
         self._warn(truncated, len(texts))
         return probabilities
 
-    def predict(self, texts: str | Sequence[str], target: str | Sequence[str | None] | None = None, *,
-                batch_size: int | None = None) -> list[Prediction]:
+    def predict(
+        self,
+        texts: str | Sequence[str],
+        target: str | Sequence[str | None] | None = None,
+        *,
+        batch_size: int | None = None,
+    ) -> list[Prediction]:
         """One :class:`Prediction` per text (a single string counts as a list of one), in input order.
 
         ``target`` is one claim for all texts, one per text, or ``None`` for the model's default target.
@@ -199,8 +227,13 @@ class StanceClassifier:
         """
         return to_predictions(self.predict_proba(texts, target, batch_size=batch_size))
 
-    def predict_stream(self, pairs: Iterable[tuple[str, str | None]], *, chunk_size: int = DEFAULT_CHUNK_SIZE,
-                       stats: StreamStats | None = None) -> Iterator[Prediction]:
+    def predict_stream(
+        self,
+        pairs: Iterable[tuple[str, str | None]],
+        *,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        stats: StreamStats | None = None,
+    ) -> Iterator[Prediction]:
         """Predictions for a stream of ``(text, target or None)`` pairs, in order, in bounded memory.
 
         Pairs are read ``chunk_size`` at a time (each chunk sorted by length internally). Truncations are
@@ -214,8 +247,15 @@ class StanceClassifier:
             stats.truncated += truncated
             yield from to_predictions(probabilities)
 
-    def predict_article(self, text: str, target: str | None = None, *, rule: AggregationRule | None = None,
-                        split_lines: bool = True, warn: bool = True) -> ArticleResult:
+    def predict_article(
+        self,
+        text: str,
+        target: str | None = None,
+        *,
+        rule: AggregationRule | None = None,
+        split_lines: bool = True,
+        warn: bool = True,
+    ) -> ArticleResult:
         """Split ``text`` into sentences, classify each, and sum them up with ``rule``.
 
         The result holds the article's label, the deciding sentences, per-label sentence counts and every
@@ -225,18 +265,33 @@ class StanceClassifier:
         claim = self.target_for(target)
         sentences = split_sentences(text, split_lines=split_lines)
         if not sentences:
-            return ArticleResult(label="neutral", target=claim, counts=label_counts([]), deciding=[],
-                                 rule=rule.describe(), reason="no sentences")
+            return ArticleResult(
+                label="neutral",
+                target=claim,
+                counts=label_counts([]),
+                deciding=[],
+                rule=rule.describe(),
+                reason="no sentences",
+            )
         probabilities, truncated = self._score([s.text for s in sentences], claim, None)
         if warn:
             self._warn(truncated, len(sentences))
         predictions = to_predictions(probabilities)
         verdict = aggregate(probabilities, rule)
-        results = [SentenceResult(i, s.text, s.start, s.end, p.label, p.scores)
-                   for i, (s, p) in enumerate(zip(sentences, predictions))]
-        return ArticleResult(label=verdict.label, target=claim, counts=label_counts(p.label for p in predictions),
-                             deciding=verdict.deciding, sentences=results, rule=rule.describe(),
-                             reason=verdict.reason, truncated=truncated)
+        results = [
+            SentenceResult(i, s.text, s.start, s.end, p.label, p.scores)
+            for i, (s, p) in enumerate(zip(sentences, predictions))
+        ]
+        return ArticleResult(
+            label=verdict.label,
+            target=claim,
+            counts=label_counts(p.label for p in predictions),
+            deciding=verdict.deciding,
+            sentences=results,
+            rule=rule.describe(),
+            reason=verdict.reason,
+            truncated=truncated,
+        )
 
     def __repr__(self) -> str:
         backend = self.scorer.backend

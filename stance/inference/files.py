@@ -1,9 +1,9 @@
-"""Files in and out of :class:`~stance.predict.StanceClassifier`: what ``stance predict`` runs.
+"""Files in and out of :class:`~stance.inference.classifier.StanceClassifier`: what ``stance predict`` runs.
 
 Inputs stream: ``.txt`` (one text a line), ``.jsonl``, ``.csv``/``.tsv`` and ``.parquet`` (a text column,
-optional target and id columns) are read twice — a quick first pass validates every line (UTF-8, JSON, columns) and counts
-the rows, so a bad file stops before any output is written and the progress bar knows its total; the second
-pass classifies ``chunk_size`` rows at a time, so memory does not grow with the file. Output keeps the
+optional target and id columns) are read twice — a quick first pass validates every line (UTF-8, JSON,
+columns) and counts the rows, so a bad file stops before any output is written and the progress bar knows
+its total; the second pass classifies ``chunk_size`` rows at a time, so memory does not grow with the file. Output keeps the
 input's ids (the line number when there are none) and order. Empty texts are skipped and counted, never
 dropped silently. Output to a file goes to ``FILE.partial`` first and is renamed only when complete.
 """
@@ -77,6 +77,7 @@ class Summary:
 
 # ---------------------------------------------------------------------------------------------------- input
 
+
 def _field(values: dict[str, Any], name: str, where: str, problems: Problems) -> str | None:
     value = values.get(name)
     if value is None or isinstance(value, str):
@@ -102,15 +103,20 @@ def iter_input(path: str | Path, columns: Columns, problems: Problems) -> Iterat
     for row in iter_rows(path, problems, allowed=INPUT_FORMATS, require=text_column, require_hint=hint):
         number = row.where.rsplit(":", 1)[-1].removeprefix("row ")
         if text_column not in row.values:
-            problems.add(row.where, columns.text, f"missing field (the row has: {', '.join(row.values) or 'nothing'})"
-                                                  + hint)
+            problems.add(
+                row.where, columns.text, f"missing field (the row has: {', '.join(row.values) or 'nothing'})" + hint
+            )
             continue
         values = row.values if not txt else {columns.text: row.values["text"]}
         text = _field(values, columns.text, row.where, problems) or ""
         target = _field(values, columns.target, row.where, problems)
         raw_id = _field(values, columns.id, row.where, problems)
-        yield InputRow(raw_id if raw_id not in (None, "") else number, text.strip(),
-                       target.strip() if target and target.strip() else None, row.where)
+        yield InputRow(
+            raw_id if raw_id not in (None, "") else number,
+            text.strip(),
+            target.strip() if target and target.strip() else None,
+            row.where,
+        )
 
 
 def scan_input(path: str | Path, columns: Columns, needs_target: bool) -> int:
@@ -126,6 +132,7 @@ def scan_input(path: str | Path, columns: Columns, needs_target: bool) -> int:
 
 
 # --------------------------------------------------------------------------------------------------- output
+
 
 @contextlib.contextmanager
 def open_output(path: str | Path | None) -> Iterator[IO[str]]:
@@ -168,17 +175,29 @@ class RowWriter:
             record = {"id": row.id, "text": row.text, "target": target, **prediction.to_dict()}
             self.handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         elif self.csv:
-            self.csv.writerow([row.id, row.text, target, prediction.label,
-                               *(f"{prediction.scores[label]:.6f}" for label in LABELS)])
+            self.csv.writerow(
+                [row.id, row.text, target, prediction.label, *(f"{prediction.scores[label]:.6f}" for label in LABELS)]
+            )
         else:
             indent = self.id_width + 21
-            self.handle.write(f"{row.id:<{self.id_width}}  {prediction.label:<10}  {prediction.score:5.2f}  "
-                              f"{_wrap(row.text, self.width - indent, indent)}\n")
+            self.handle.write(
+                f"{row.id:<{self.id_width}}  {prediction.label:<10}  {prediction.score:5.2f}  "
+                f"{_wrap(row.text, self.width - indent, indent)}\n"
+            )
 
 
-def classify_rows(classifier: StanceClassifier, rows: Iterator[InputRow], handle: IO[str], fmt: str,
-                  target: str | None, summary: Summary, *, chunk_size: int, progress: Any = None,
-                  id_width: int = 6) -> None:
+def classify_rows(
+    classifier: StanceClassifier,
+    rows: Iterator[InputRow],
+    handle: IO[str],
+    fmt: str,
+    target: str | None,
+    summary: Summary,
+    *,
+    chunk_size: int,
+    progress: Any = None,
+    id_width: int = 6,
+) -> None:
     """Classify the non-empty rows in order and write them; empty ones are counted in ``summary``."""
     writer = RowWriter(handle, fmt, id_width=id_width)
     kept: deque[InputRow] = deque()  # rows read ahead by the chunked stream, oldest first
@@ -202,9 +221,17 @@ def classify_rows(classifier: StanceClassifier, rows: Iterator[InputRow], handle
     summary.max_length = classifier.max_length
 
 
-def classify_file(classifier: StanceClassifier, path: str | Path, output: str | Path | None = None, *,
-                  fmt: str = "jsonl", target: str | None = None, columns: Columns = Columns(),
-                  chunk_size: int = 2048, progress: bool | None = None) -> Summary:
+def classify_file(
+    classifier: StanceClassifier,
+    path: str | Path,
+    output: str | Path | None = None,
+    *,
+    fmt: str = "jsonl",
+    target: str | None = None,
+    columns: Columns = Columns(),
+    chunk_size: int = 2048,
+    progress: bool | None = None,
+) -> Summary:
     """``stance predict --input``: validate the file, then stream it through the classifier."""
     from tqdm.auto import tqdm
 
@@ -212,19 +239,36 @@ def classify_file(classifier: StanceClassifier, path: str | Path, output: str | 
     total = scan_input(path, columns, needs_target)
     summary = Summary(output=str(output or "stdout"))
     show = progress_enabled() if progress is None else progress
-    with open_output(output) as handle, tqdm(total=total, unit="text", disable=not show, file=sys.stderr,
-                                             desc="classifying") as bar:
+    with (
+        open_output(output) as handle,
+        tqdm(total=total, unit="text", disable=not show, file=sys.stderr, desc="classifying") as bar,
+    ):
         problems = Problems()
-        classify_rows(classifier, iter_input(path, columns, problems), handle, fmt, target, summary,
-                      chunk_size=chunk_size, progress=bar, id_width=max(6, len(str(total))))
+        classify_rows(
+            classifier,
+            iter_input(path, columns, problems),
+            handle,
+            fmt,
+            target,
+            summary,
+            chunk_size=chunk_size,
+            progress=bar,
+            id_width=max(6, len(str(total))),
+        )
         problems.raise_if_any(f"{path}: changed while it was being classified")
         if not summary.classified:
             raise StanceError(f"{path}: nothing to classify ({summary.empty} empty row(s))")
     return summary
 
 
-def classify_texts(classifier: StanceClassifier, texts: Sequence[str], output: str | Path | None = None, *,
-                   fmt: str = "table", target: str | None = None) -> Summary:
+def classify_texts(
+    classifier: StanceClassifier,
+    texts: Sequence[str],
+    output: str | Path | None = None,
+    *,
+    fmt: str = "table",
+    target: str | None = None,
+) -> Summary:
     """``stance predict --text T ...``: ids are the positions 1..n."""
     summary = Summary(output=str(output or "stdout"))
     rows = iter([InputRow(str(i), text.strip(), None, f"--text #{i}") for i, text in enumerate(texts, 1)])
@@ -237,6 +281,7 @@ def classify_texts(classifier: StanceClassifier, texts: Sequence[str], output: s
 
 
 # ------------------------------------------------------------------------------------------------- articles
+
 
 def read_article(path: str | Path) -> str:
     path = Path(path)
@@ -260,19 +305,29 @@ def article_table(name: str, result: ArticleResult, width: int = 100) -> str:
     lines = [name, f"target: {result.target}", "", f"{'#':>3}  {'stance':<11} {'score':>5}  sentence"]
     for s in result.sentences:
         mark = "*" if s.index in marks else " "
-        lines.append(f"{s.number:>3} {mark}{s.label:<11} {s.scores[s.label]:5.2f}  "
-                     f"{_wrap(s.text, width - 24, 24)}")
+        lines.append(f"{s.number:>3} {mark}{s.label:<11} {s.scores[s.label]:5.2f}  {_wrap(s.text, width - 24, 24)}")
     counts = ", ".join(f"{result.counts[label]} {label}" for label in LABELS)
-    lines += ["", f"verdict: {result.label.upper()} ({counts}; {len(result.sentences)} sentences)",
-              f"why:     {result.reason}",
-              f"rule:    {result.rule}",
-              "deciding sentences (*): " + (", ".join(str(result.sentences[i].number) for i in sorted(result.deciding)) or "none")]
+    lines += [
+        "",
+        f"verdict: {result.label.upper()} ({counts}; {len(result.sentences)} sentences)",
+        f"why:     {result.reason}",
+        f"rule:    {result.rule}",
+        "deciding sentences (*): "
+        + (", ".join(str(result.sentences[i].number) for i in sorted(result.deciding)) or "none"),
+    ]
     return "\n".join(lines) + "\n"
 
 
-def classify_articles(classifier: StanceClassifier, paths: Sequence[str | Path], output: str | Path | None = None,
-                      *, fmt: str = "table", target: str | None = None, rule: AggregationRule | None = None,
-                      split_lines: bool = True) -> list[ArticleResult]:
+def classify_articles(
+    classifier: StanceClassifier,
+    paths: Sequence[str | Path],
+    output: str | Path | None = None,
+    *,
+    fmt: str = "table",
+    target: str | None = None,
+    rule: AggregationRule | None = None,
+    split_lines: bool = True,
+) -> list[ArticleResult]:
     """``stance predict --article FILE ...``: every file is read and checked before any is classified."""
     if fmt not in FORMATS:
         raise StanceError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -282,8 +337,19 @@ def classify_articles(classifier: StanceClassifier, paths: Sequence[str | Path],
     with open_output(output) as handle:
         writer = csv.writer(handle) if fmt == "csv" else None
         if writer:
-            writer.writerow(["article", "sentence", "start", "end", "text", "label",
-                             *(f"score_{label}" for label in LABELS), "deciding", "article_label"])
+            writer.writerow(
+                [
+                    "article",
+                    "sentence",
+                    "start",
+                    "end",
+                    "text",
+                    "label",
+                    *(f"score_{label}" for label in LABELS),
+                    "deciding",
+                    "article_label",
+                ]
+            )
         for number, (path, text) in enumerate(zip(paths, texts)):
             result = classifier.predict_article(text, target, rule=rule, split_lines=split_lines, warn=False)
             results.append(result)
@@ -291,9 +357,19 @@ def classify_articles(classifier: StanceClassifier, paths: Sequence[str | Path],
                 handle.write(json.dumps({"article": str(path), **result.to_dict()}, ensure_ascii=False) + "\n")
             elif writer:
                 for s in result.sentences:
-                    writer.writerow([str(path), s.number, s.start, s.end, s.text, s.label,
-                                     *(f"{s.scores[label]:.6f}" for label in LABELS),
-                                     int(s.index in result.deciding), result.label])
+                    writer.writerow(
+                        [
+                            str(path),
+                            s.number,
+                            s.start,
+                            s.end,
+                            s.text,
+                            s.label,
+                            *(f"{s.scores[label]:.6f}" for label in LABELS),
+                            int(s.index in result.deciding),
+                            result.label,
+                        ]
+                    )
             else:
                 handle.write(("\n" if number else "") + article_table(str(path), result))
     return results

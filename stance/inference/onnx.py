@@ -48,8 +48,9 @@ def require_onnxruntime() -> Any:
     try:
         import onnxruntime
     except ImportError as exc:
-        raise StanceError(f"the ONNX backend (--onnx) needs ONNX Runtime, which is not installed: "
-                          f"{INSTALL_HINT}") from exc
+        raise StanceError(
+            f"the ONNX backend (--onnx) needs ONNX Runtime, which is not installed: {INSTALL_HINT}"
+        ) from exc
     return onnxruntime
 
 
@@ -95,8 +96,12 @@ def export_onnx(trained: TrainedModel, path: Path) -> None:
     import torch
 
     names = input_names(trained)
-    example = trained.tokenizer(["a claim", "another, longer claim about something"], ["a text", "a text too"],
-                                padding=True, return_tensors="pt")
+    example = trained.tokenizer(
+        ["a claim", "another, longer claim about something"],
+        ["a text", "a text too"],
+        padding=True,
+        return_tensors="pt",
+    )
     args = tuple(example[name] for name in names)
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
     large = sum(p.numel() * p.element_size() for p in trained.model.parameters()) > EXTERNAL_DATA_BYTES
@@ -104,9 +109,15 @@ def export_onnx(trained: TrainedModel, path: Path) -> None:
     try:
         with warnings.catch_warnings(), _quiet_logger("torch.onnx"), torch.no_grad():
             warnings.simplefilter("ignore")
-            program = torch.onnx.export(_logits_module(model, names), args, dynamo=True, verbose=False,
-                                        input_names=names, output_names=["logits"],
-                                        dynamic_shapes=(tuple({0: batch, 1: sequence} for _ in names),))
+            program = torch.onnx.export(
+                _logits_module(model, names),
+                args,
+                dynamo=True,
+                verbose=False,
+                input_names=names,
+                output_names=["logits"],
+                dynamic_shapes=(tuple({0: batch, 1: sequence} for _ in names),),
+            )
             program.save(str(path), external_data=large)
     except ImportError as exc:  # the exporter needs onnx and onnxscript
         raise StanceError(f"exporting to ONNX needs {exc.name or 'onnx and onnxscript'}: {INSTALL_HINT}") from exc
@@ -115,8 +126,10 @@ def export_onnx(trained: TrainedModel, path: Path) -> None:
         while root.__cause__ is not None or root.__context__ is not None:
             root = root.__cause__ or root.__context__
         first = (str(root).strip().splitlines() or [""])[0][:300]
-        raise StanceError(f"{trained.source}: could not export the model to ONNX ({type(root).__name__}: {first}); "
-                          "use the PyTorch backend (drop --onnx)") from exc
+        raise StanceError(
+            f"{trained.source}: could not export the model to ONNX ({type(root).__name__}: {first}); "
+            "use the PyTorch backend (drop --onnx)"
+        ) from exc
 
 
 @contextlib.contextmanager
@@ -141,8 +154,9 @@ def cached_export(trained: TrainedModel, root: Path | None = None) -> Path:
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     except OSError as exc:
-        raise StanceError(f"{folder.parent}: cannot write the ONNX cache ({exc.strerror}); set STANCE_HOME "
-                          "to a writable folder") from exc
+        raise StanceError(
+            f"{folder.parent}: cannot write the ONNX cache ({exc.strerror}); set STANCE_HOME to a writable folder"
+        ) from exc
     try:
         export_onnx(trained, staging / "model.onnx")
         info = {"source": trained.source, "export_format": EXPORT_FORMAT, "inputs": input_names(trained)}
@@ -166,8 +180,10 @@ class OnnxBackend:
     def __init__(self, path: Path, threads: int | None = None, optimization: str = DEFAULT_OPTIMIZATION) -> None:
         ort = require_onnxruntime()
         if optimization not in OPTIMIZATION_LEVELS:
-            raise StanceError(f"unknown ONNX Runtime optimization level {optimization!r}; choose one of "
-                              f"{', '.join(OPTIMIZATION_LEVELS)}")
+            raise StanceError(
+                f"unknown ONNX Runtime optimization level {optimization!r}; choose one of "
+                f"{', '.join(OPTIMIZATION_LEVELS)}"
+            )
         options = ort.SessionOptions()
         options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, OPTIMIZATION_LEVELS[optimization])
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -177,15 +193,22 @@ class OnnxBackend:
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:
-            raise StanceError(f"{path}: ONNX Runtime cannot open the exported model ({exc}); delete the file "
-                              "to export it again") from exc
+            raise StanceError(
+                f"{path}: ONNX Runtime cannot open the exported model ({exc}); delete the file to export it again"
+            ) from exc
         self.path = path
         self.name = "onnx"
         self.input_names = [i.name for i in self.session.get_inputs()]
 
     @classmethod
-    def for_model(cls, trained: TrainedModel, *, cache: Path | None = None, threads: int | None = None,
-                  optimization: str = DEFAULT_OPTIMIZATION) -> OnnxBackend:
+    def for_model(
+        cls,
+        trained: TrainedModel,
+        *,
+        cache: Path | None = None,
+        threads: int | None = None,
+        optimization: str = DEFAULT_OPTIMIZATION,
+    ) -> OnnxBackend:
         """Export ``trained`` (or reuse the cached export) and open a session over it."""
         require_onnxruntime()  # before any export work
         return cls(cached_export(trained, cache), threads, optimization)

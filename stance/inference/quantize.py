@@ -58,12 +58,15 @@ def quantize_model(model, scope: str = DEFAULT_SCOPE, per_channel: bool = True):
         raise StanceError("int8 quantization is not supported by this torch build (no quantized engine)")
     layers = quantizable_layers(model, scope)
     if not layers:
-        raise StanceError(f"quantization scope {scope!r} matched no linear layer of "
-                          f"{type(model).__name__}; try scope 'encoder' or 'all'")
+        raise StanceError(
+            f"quantization scope {scope!r} matched no linear layer of "
+            f"{type(model).__name__}; try scope 'encoder' or 'all'"
+        )
     qconfig = per_channel_dynamic_qconfig if per_channel else default_dynamic_qconfig
     with warnings.catch_warnings():  # eager-mode quantization is deprecated in favour of torchao, still works
         warnings.simplefilter("ignore")
-        quantized = quantize_dynamic(model.to("cpu"), {name: qconfig for name in layers}, dtype=torch.qint8,
-                                     inplace=False)
+        quantized = quantize_dynamic(
+            model.to("cpu"), {name: qconfig for name in layers}, dtype=torch.qint8, inplace=False
+        )
     quantized.eval()
     return quantized

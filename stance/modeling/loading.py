@@ -52,14 +52,21 @@ def load_trained(source: str | Path, max_length: int | None = None) -> TrainedMo
     columns = label_columns(config, source)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
-        model = AutoModelForSequenceClassification.from_pretrained(source, use_safetensors=True,
-                                                                   trust_remote_code=False)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            source, use_safetensors=True, trust_remote_code=False
+        )
     except (OSError, ValueError) as exc:
         raise StanceError(f"{source}: cannot load the model: {str(exc).splitlines()[0]}") from exc
     model.eval()
-    limit = max_length or getattr(config, MAX_LENGTH_ATTRIBUTE, None) or min(
-        int(getattr(tokenizer, "model_max_length", 512) or 512),
-        int(getattr(config, "max_position_embeddings", 512) or 512), 512)
+    limit = (
+        max_length
+        or getattr(config, MAX_LENGTH_ATTRIBUTE, None)
+        or min(
+            int(getattr(tokenizer, "model_max_length", 512) or 512),
+            int(getattr(config, "max_position_embeddings", 512) or 512),
+            512,
+        )
+    )
     return TrainedModel(model, tokenizer, columns, getattr(config, TARGET_ATTRIBUTE, None), source, limit)
 
 
@@ -73,8 +80,10 @@ def read_hf_config(source: str | Path) -> Any:
     try:
         return AutoConfig.from_pretrained(source, trust_remote_code=False)
     except (OSError, ValueError) as exc:  # ValueError: a config.json without a usable model_type
-        raise StanceError(f"{source}: cannot load the model config: {str(exc).splitlines()[0]} (a `stance train` "
-                          "model folder's config.json names its model_type)") from exc
+        raise StanceError(
+            f"{source}: cannot load the model config: {str(exc).splitlines()[0]} (a `stance train` "
+            "model folder's config.json names its model_type)"
+        ) from exc
 
 
 def stored_default_target(source: str | Path) -> str | None:
@@ -91,9 +100,11 @@ def _check_model_folder(path: Path) -> None:
     if not has_safetensors:
         pickled = [name for name in PICKLED_WEIGHTS if (path / name).exists()]
         if pickled:
-            raise StanceError(f"{path}: only pickled weights ({', '.join(pickled)}); refusing to load them "
-                              "because unpickling can run arbitrary code. Convert the model to safetensors "
-                              "(model.save_pretrained(..., safe_serialization=True)) and try again")
+            raise StanceError(
+                f"{path}: only pickled weights ({', '.join(pickled)}); refusing to load them "
+                "because unpickling can run arbitrary code. Convert the model to safetensors "
+                "(model.save_pretrained(..., safe_serialization=True)) and try again"
+            )
         raise StanceError(f"{path}: no model weights (*.safetensors) in the folder")
 
 
@@ -104,6 +115,8 @@ def label_columns(config: Any, source: str) -> list[int]:
     mapped = {normalize_label(str(name)): index for index, name in id2label.items()}
     generic = all(str(name).startswith("LABEL_") for name in id2label.values())
     if generic or None in mapped or sorted(mapped, key=str) != sorted(LABELS) or len(id2label) != len(LABELS):
-        raise StanceError(f"{source}: config.json has no usable id2label (got {id2label or 'none'}); a stance "
-                          f"model needs exactly the labels {', '.join(LABELS)} (or aliases of them)")
+        raise StanceError(
+            f"{source}: config.json has no usable id2label (got {id2label or 'none'}); a stance "
+            f"model needs exactly the labels {', '.join(LABELS)} (or aliases of them)"
+        )
     return [mapped[label] for label in LABELS]

@@ -34,9 +34,13 @@ class JsonlLog(TrainerCallback):
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         if state.is_world_process_zero and metrics:
             what = "selected checkpoint" if self.finished else f"epoch {state.epoch:.2f}"
-            log.info("%s: dev macro-F1 %.4f, accuracy %.4f, loss %.4f", what,
-                     metrics.get("eval_macro_f1", float("nan")), metrics.get("eval_accuracy", float("nan")),
-                     metrics.get("eval_loss", float("nan")))
+            log.info(
+                "%s: dev macro-F1 %.4f, accuracy %.4f, loss %.4f",
+                what,
+                metrics.get("eval_macro_f1", float("nan")),
+                metrics.get("eval_accuracy", float("nan")),
+                metrics.get("eval_loss", float("nan")),
+            )
 
 
 class TrainingBar(ProgressCallback):
@@ -92,8 +96,11 @@ def resume_state(output_dir: Path, checkpoint: str) -> float:
     step = checkpoint_step(checkpoint)
     path = output_dir / TRAIN_LOG_FILE
     if path.is_file():
-        kept = [line for line in path.read_text("utf-8").splitlines()
-                if line.strip() and json.loads(line).get("step", 0) <= step]
+        kept = [
+            line
+            for line in path.read_text("utf-8").splitlines()
+            if line.strip() and json.loads(line).get("step", 0) <= step
+        ]
         path.write_text("".join(line + "\n" for line in kept), "utf-8")
     timer = Path(checkpoint) / CHECKPOINT_TIMER_FILE
     return float(json.loads(timer.read_text("utf-8"))["train_seconds"]) if timer.is_file() else 0.0

@@ -82,8 +82,9 @@ def group_values(rows: list[dict[str, Any]], group_by: str, config: StanceConfig
     source = aliases.get(group_by, group_by)
     if source in ("text", "label", "group") or not any(not is_missing(row.get(source)) for row in rows):
         columns = sorted({key for row in rows for key in row} - {"text", "label", "group"})
-        raise StanceError(f"--group-by {group_by!r}: no such column (or no value in it) in the data; columns: "
-                          f"{', '.join(columns)}")
+        raise StanceError(
+            f"--group-by {group_by!r}: no such column (or no value in it) in the data; columns: {', '.join(columns)}"
+        )
     raw = [f"id:{row['id']}" if is_missing(row.get(source)) else str(row[source]) for row in rows]
     parent = {g: g for g in raw}  # union-find: groups sharing a text become one
 
@@ -109,13 +110,20 @@ def _dev_slice(labels: list[str], groups: list[str], fraction: float, seed: int)
     return group_folds(labels, groups, min(max(2, round(1 / fraction)), n_groups), seed)[0]
 
 
-def fold_files(rows: list[dict[str, Any]], groups: list[str], held: np.ndarray, folder: Path,
-               config: StanceConfig) -> StanceConfig:
+def fold_files(
+    rows: list[dict[str, Any]], groups: list[str], held: np.ndarray, folder: Path, config: StanceConfig
+) -> StanceConfig:
     """Write one fold's train/dev/test files and return the config that trains on them."""
     rest = np.setdiff1d(np.arange(len(rows)), held)
     if config.data.dev_fraction > 0:
-        dev = rest[_dev_slice([rows[i]["label"] for i in rest], [groups[i] for i in rest],
-                              config.data.dev_fraction, config.training.seed)]
+        dev = rest[
+            _dev_slice(
+                [rows[i]["label"] for i in rest],
+                [groups[i] for i in rest],
+                config.data.dev_fraction,
+                config.training.seed,
+            )
+        ]
         parts = {"train": np.setdiff1d(rest, dev), "dev": np.sort(dev), "test": np.sort(held)}
     else:  # data.dev_fraction: 0 — train on every training row for the set epochs, no dev
         parts = {"train": rest, "test": np.sort(held)}
@@ -124,8 +132,18 @@ def fold_files(rows: list[dict[str, Any]], groups: list[str], held: np.ndarray, 
         write_jsonl([{**rows[i], GROUP_COLUMN: groups[i]} for i in index], folder / f"{name}.jsonl")
     files = {name: str(folder / f"{name}.jsonl") for name in parts}
     files.setdefault("dev", None)
-    return replace(config, data={**files, "text_column": "text", "target_column": "target", "label_column": "label",
-                                 "id_column": "id", "group_column": GROUP_COLUMN}, output={"report": False})
+    return replace(
+        config,
+        data={
+            **files,
+            "text_column": "text",
+            "target_column": "target",
+            "label_column": "label",
+            "id_column": "id",
+            "group_column": GROUP_COLUMN,
+        },
+        output={"report": False},
+    )
 
 
 def fold_metrics(gold: np.ndarray, probs: np.ndarray) -> dict[str, float]:
@@ -136,8 +154,15 @@ def fold_metrics(gold: np.ndarray, probs: np.ndarray) -> dict[str, float]:
     return out
 
 
-def cross_validate(config: StanceConfig, output_dir: str | Path, n_folds: int, group_by: str | None = None, *,
-                   overwrite: bool = False, keep_models: bool = False) -> CVResult:
+def cross_validate(
+    config: StanceConfig,
+    output_dir: str | Path,
+    n_folds: int,
+    group_by: str | None = None,
+    *,
+    overwrite: bool = False,
+    keep_models: bool = False,
+) -> CVResult:
     """Run K-fold cross-validation and write the folder described in the module docstring."""
     if n_folds < 2:
         raise StanceError(f"--folds {n_folds}: cross-validation needs at least 2 folds")
@@ -159,14 +184,28 @@ def cross_validate(config: StanceConfig, output_dir: str | Path, n_folds: int, g
         gold = np.array([LABEL2ID[label] for label in test["label"]])
         scores = fold_metrics(gold, probs)
         n_dev = len(result.splits["dev"]) if "dev" in result.splits else 0
-        per_fold.append({"fold": k, "n_train": len(result.splits["train"]), "n_dev": n_dev,
-                         "n_test": len(test), "test_groups": len(set(test["group"])), **scores})
+        per_fold.append(
+            {
+                "fold": k,
+                "n_train": len(result.splits["train"]),
+                "n_dev": n_dev,
+                "n_test": len(test),
+                "test_groups": len(set(test["group"])),
+                **scores,
+            }
+        )
         predictions += [{**row, "fold": k} for row in prediction_rows(test, gold, probs)]
         shutil.rmtree(folder / "run" / CHECKPOINT_DIR, ignore_errors=True)
         if not keep_models:
             shutil.rmtree(result.model_dir, ignore_errors=True)
-        log.info("fold %d/%d: macro-F1 %.4f, accuracy %.4f (%d held-out examples)", k, n_folds,
-                 scores["macro_f1"], scores["accuracy"], len(test))
+        log.info(
+            "fold %d/%d: macro-F1 %.4f, accuracy %.4f (%d held-out examples)",
+            k,
+            n_folds,
+            scores["macro_f1"],
+            scores["accuracy"],
+            len(test),
+        )
 
     summary = summarise(per_fold, predictions, n_folds=n_folds, group_by=group_by, seed=config.training.seed)
     atomic_write_text(out / CV_METRICS_FILE, json.dumps(summary, indent=2) + "\n")
@@ -175,30 +214,53 @@ def cross_validate(config: StanceConfig, output_dir: str | Path, n_folds: int, g
     return CVResult(out, summary)
 
 
-def summarise(per_fold: list[dict[str, Any]], predictions: list[dict[str, Any]], *, n_folds: int, group_by: str,
-              seed: int) -> dict[str, Any]:
+def summarise(
+    per_fold: list[dict[str, Any]], predictions: list[dict[str, Any]], *, n_folds: int, group_by: str, seed: int
+) -> dict[str, Any]:
     """Mean and sample standard deviation of each metric over folds, and the pooled out-of-fold figures."""
-    summary = {name: {"mean": float(np.mean([f[name] for f in per_fold])),
-                      "std": float(np.std([f[name] for f in per_fold], ddof=1))} for name in METRICS}
+    summary = {
+        name: {
+            "mean": float(np.mean([f[name] for f in per_fold])),
+            "std": float(np.std([f[name] for f in per_fold], ddof=1)),
+        }
+        for name in METRICS
+    }
     gold = np.array([LABEL2ID[p["gold"]] for p in predictions])
     probs = np.array([[p["scores"][label] for label in LABELS] for p in predictions])
-    return {"folds": n_folds, "group_by": group_by, "seed": seed, "n_examples": len(predictions),
-            "summary": summary, "pooled": fold_metrics(gold, probs), "per_fold": per_fold}
+    return {
+        "folds": n_folds,
+        "group_by": group_by,
+        "seed": seed,
+        "n_examples": len(predictions),
+        "summary": summary,
+        "pooled": fold_metrics(gold, probs),
+        "per_fold": per_fold,
+    }
 
 
 def cv_markdown(summary: dict[str, Any]) -> str:
     folds = summary["per_fold"]
     head = "| metric | mean ± std | pooled | " + " | ".join(f"fold {f['fold']}" for f in folds) + " |"
-    lines = ["# Cross-validation report", "",
-             f"{summary['folds']} folds grouped by `{summary['group_by']}` (rows with the same text are kept "
-             f"together), stratified by label, seed {summary['seed']}; {summary['n_examples']} examples, each "
-             "predicted once by the model that did not see it. std is the sample standard deviation over folds; "
-             "pooled is computed over all out-of-fold predictions together.", "",
-             head, "|" + "---|" * (3 + len(folds))]
+    lines = [
+        "# Cross-validation report",
+        "",
+        (
+            f"{summary['folds']} folds grouped by `{summary['group_by']}` (rows with the same text are kept "
+            f"together), stratified by label, seed {summary['seed']}; {summary['n_examples']} examples, each "
+            "predicted once by the model that did not see it. std is the sample standard deviation over folds; "
+            "pooled is computed over all out-of-fold predictions together."
+        ),
+        "",
+        head,
+        "|" + "---|" * (3 + len(folds)),
+    ]
     for name in METRICS:
         s = summary["summary"][name]
-        lines.append(f"| {name} | {s['mean']:.3f} ± {s['std']:.3f} | {summary['pooled'][name]:.3f} | "
-                     + " | ".join(f"{f[name]:.3f}" for f in folds) + " |")
+        lines.append(
+            f"| {name} | {s['mean']:.3f} ± {s['std']:.3f} | {summary['pooled'][name]:.3f} | "
+            + " | ".join(f"{f[name]:.3f}" for f in folds)
+            + " |"
+        )
     for name in ("n_train", "n_dev", "n_test", "test_groups"):
         lines.append(f"| {name} | | | " + " | ".join(str(f[name]) for f in folds) + " |")
     return "\n".join(lines) + "\n"

@@ -20,8 +20,9 @@ class PairLoss:
     def __call__(self, outputs: Any, labels: torch.Tensor, num_items_in_batch: int | None = None) -> torch.Tensor:
         logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
         weight = None if self.weights is None else self.weights.to(logits.device, logits.dtype)
-        loss = torch.nn.functional.cross_entropy(logits, labels, weight=weight, reduction="sum",
-                                                 label_smoothing=self.label_smoothing)
+        loss = torch.nn.functional.cross_entropy(
+            logits, labels, weight=weight, reduction="sum", label_smoothing=self.label_smoothing
+        )
         return per_item(loss, labels, num_items_in_batch)
 
 
@@ -34,20 +35,29 @@ def per_item(total: torch.Tensor, labels: torch.Tensor, num_items_in_batch: Any 
     return total / denominator
 
 
-def rdrop_loss(loss: PairLoss, logits_a: torch.Tensor, logits_b: torch.Tensor, labels: torch.Tensor,
-               alpha: float, num_items_in_batch: int | None = None) -> torch.Tensor:
+def rdrop_loss(
+    loss: PairLoss,
+    logits_a: torch.Tensor,
+    logits_b: torch.Tensor,
+    labels: torch.Tensor,
+    alpha: float,
+    num_items_in_batch: int | None = None,
+) -> torch.Tensor:
     """R-Drop (Liang et al., 2021): the batch's two dropout passes each pay the task loss, and their output
     distributions are pulled together by a symmetric KL term weighted by ``alpha``.
 
     The KL term is summed over examples and divided like the task loss, so gradient accumulation and the
     Trainer's item count treat both parts alike.
     """
-    task = (loss({"logits": logits_a}, labels, num_items_in_batch)
-            + loss({"logits": logits_b}, labels, num_items_in_batch)) / 2
+    task = (
+        loss({"logits": logits_a}, labels, num_items_in_batch) + loss({"logits": logits_b}, labels, num_items_in_batch)
+    ) / 2
     log_a = torch.log_softmax(logits_a.float(), dim=-1)
     log_b = torch.log_softmax(logits_b.float(), dim=-1)
-    kl = (torch.nn.functional.kl_div(log_a, log_b, log_target=True, reduction="sum")
-          + torch.nn.functional.kl_div(log_b, log_a, log_target=True, reduction="sum")) / 2
+    kl = (
+        torch.nn.functional.kl_div(log_a, log_b, log_target=True, reduction="sum")
+        + torch.nn.functional.kl_div(log_b, log_a, log_target=True, reduction="sum")
+    ) / 2
     return task + alpha * per_item(kl, labels, num_items_in_batch)
 
 

@@ -7,8 +7,9 @@ import re
 import torch
 
 
-def layerwise_optimizer(model: torch.nn.Module, learning_rate: float, decay: float,
-                        weight_decay: float) -> torch.optim.Optimizer:
+def layerwise_optimizer(
+    model: torch.nn.Module, learning_rate: float, decay: float, weight_decay: float
+) -> torch.optim.Optimizer:
     """AdamW whose learning rate shrinks by ``decay`` per layer from the top (head) down to the embeddings.
 
     Lower layers hold general language knowledge worth keeping; the head and top layers adapt most.
@@ -26,6 +27,12 @@ def layerwise_optimizer(model: torch.nn.Module, learning_rate: float, decay: flo
         if param.requires_grad:
             no_decay = param.ndim < 2  # biases and LayerNorm weights
             groups.setdefault((depth(name), no_decay), []).append(param)
-    params = [{"params": p, "lr": learning_rate * decay ** (n_layers + 1 - d),
-               "weight_decay": 0.0 if no_decay else weight_decay} for (d, no_decay), p in sorted(groups.items())]
+    params = [
+        {
+            "params": p,
+            "lr": learning_rate * decay ** (n_layers + 1 - d),
+            "weight_decay": 0.0 if no_decay else weight_decay,
+        }
+        for (d, no_decay), p in sorted(groups.items())
+    ]
     return torch.optim.AdamW(params, lr=learning_rate)

@@ -77,8 +77,12 @@ def prepare_output(output_dir: Path, *, resume: bool, overwrite: bool) -> None:
     if resume and overwrite:
         raise StanceError("--resume and --overwrite exclude each other")
     if is_main_process():  # rank 0 checks; other ranks must not race it on a folder it creates
-        claim_output_dir(output_dir, overwrite=overwrite, resume=resume,
-                         hint="pass --resume to continue its last checkpoint or --overwrite to replace it")
+        claim_output_dir(
+            output_dir,
+            overwrite=overwrite,
+            resume=resume,
+            hint="pass --resume to continue its last checkpoint or --overwrite to replace it",
+        )
 
 
 def last_complete_checkpoint(folder: Path) -> str | None:
@@ -89,8 +93,11 @@ def last_complete_checkpoint(folder: Path) -> str | None:
     """
     if not folder.is_dir():
         return None
-    found = sorted((p for p in folder.glob(f"{PREFIX_CHECKPOINT_DIR}-*") if p.name.split("-")[-1].isdigit()),
-                   key=lambda p: int(p.name.split("-")[-1]), reverse=True)
+    found = sorted(
+        (p for p in folder.glob(f"{PREFIX_CHECKPOINT_DIR}-*") if p.name.split("-")[-1].isdigit()),
+        key=lambda p: int(p.name.split("-")[-1]),
+        reverse=True,
+    )
     for path in found:
         if (path / "trainer_state.json").is_file():
             return str(path)
@@ -102,6 +109,7 @@ def last_complete_checkpoint(folder: Path) -> str | None:
 
 def encode(ds: Dataset, tokenizer: PreTrainedTokenizerBase, max_length: int) -> Dataset:
     """Tokenise (target, text) as a true sentence pair; no padding here (the collator pads per batch)."""
+
     def batch(rows: dict[str, list]) -> dict[str, list]:
         enc = tokenizer(rows["target"], rows["text"], truncation="longest_first", max_length=max_length)
         if rows["label"][0] is not None:
@@ -184,8 +192,9 @@ def _callbacks(config: StanceConfig, output_dir: Path, has_dev: bool = True) -> 
             from torch.utils.tensorboard import SummaryWriter
             from transformers.integrations import TensorBoardCallback
         except ImportError as exc:
-            raise StanceError("training.tensorboard: install the 'tensorboard' extra "
-                              "(pip install 'stance[tensorboard]')") from exc
+            raise StanceError(
+                "training.tensorboard: install the 'tensorboard' extra (pip install 'stance[tensorboard]')"
+            ) from exc
         callbacks.append(TensorBoardCallback(tb_writer=SummaryWriter(str(output_dir / "tensorboard"))))
     return callbacks
 
@@ -198,8 +207,9 @@ def _optimizer(config: StanceConfig, model: torch.nn.Module) -> torch.optim.Opti
     return layerwise_optimizer(model, t.learning_rate, t.layer_decay, t.weight_decay)
 
 
-def train(config: StanceConfig, output_dir: str | Path, *, resume: bool = False,
-          overwrite: bool = False) -> TrainResult:
+def train(
+    config: StanceConfig, output_dir: str | Path, *, resume: bool = False, overwrite: bool = False
+) -> TrainResult:
     """Fine-tune ``config`` and write the output folder described in the module docstring."""
     output_dir = Path(output_dir)
     splits = load_splits(config.data)  # validate data before touching the output folder
@@ -220,16 +230,27 @@ def train(config: StanceConfig, output_dir: str | Path, *, resume: bool = False,
     set_seed(config.training.seed)
     corpus = list(splits["train"]["target"][:1]) + list(splits["train"]["text"])
     model, tokenizer = build(config.model, config.data.default_target, corpus, config.training.seed)
-    encoded = DatasetDict({name: encode(ds, tokenizer, config.model.max_length)
-                           for name, ds in splits.items() if name in ("train", "dev")})
+    encoded = DatasetDict(
+        {
+            name: encode(ds, tokenizer, config.model.max_length)
+            for name, ds in splits.items()
+            if name in ("train", "dev")
+        }
+    )
     weights = class_weights(list(splits["train"]["label"])) if config.training.class_weights else None
     has_dev = "dev" in encoded
     if not has_dev and is_main_process():
-        log.info("no dev split (data.dev: null, data.dev_fraction: 0): training for the configured epochs "
-                 "and keeping the last one; no early stopping")
-    log.info("training on %d pairs (%s), %s epochs, batch size %d", len(encoded["train"]),
-             ", ".join(f"{n} {label}" for label, n in label_counts(splits["train"]["label"]).items()),
-             f"{config.training.epochs:g}", config.training.batch_size)
+        log.info(
+            "no dev split (data.dev: null, data.dev_fraction: 0): training for the configured epochs "
+            "and keeping the last one; no early stopping"
+        )
+    log.info(
+        "training on %d pairs (%s), %s epochs, batch size %d",
+        len(encoded["train"]),
+        ", ".join(f"{n} {label}" for label, n in label_counts(splits["train"]["label"]).items()),
+        f"{config.training.epochs:g}",
+        config.training.batch_size,
+    )
 
     trainer = PairTrainer(
         model=model,
@@ -268,13 +289,16 @@ def train(config: StanceConfig, output_dir: str | Path, *, resume: bool = False,
     return TrainResult(output_dir, model_dir, dev, splits)
 
 
-def _summary(config: StanceConfig, splits: DatasetDict, dev: dict[str, Any], seconds: float,
-             trainer: Trainer) -> dict[str, Any]:
+def _summary(
+    config: StanceConfig, splits: DatasetDict, dev: dict[str, Any], seconds: float, trainer: Trainer
+) -> dict[str, Any]:
     import transformers
 
     return {
         "dev": {key.removeprefix("eval_"): value for key, value in dev.items()},
-        "best_checkpoint": Path(trainer.state.best_model_checkpoint).name if trainer.state.best_model_checkpoint else None,
+        "best_checkpoint": Path(trainer.state.best_model_checkpoint).name
+        if trainer.state.best_model_checkpoint
+        else None,
         "epochs_run": trainer.state.epoch,
         "train_seconds": round(seconds, 2),
         "label_counts": {name: label_counts(ds["label"]) for name, ds in splits.items()},

@@ -15,8 +15,9 @@ from .trainer import TrainResult, is_main_process, train
 log = logging.getLogger(__name__)
 
 
-def train_and_report(config: StanceConfig, output_dir: str | Path, *, resume: bool = False,
-                     overwrite: bool = False) -> TrainResult:
+def train_and_report(
+    config: StanceConfig, output_dir: str | Path, *, resume: bool = False, overwrite: bool = False
+) -> TrainResult:
     """``stance train``: fine-tune, save ``DIR/model``, and write the test report to ``DIR/report``."""
     result = train(config, output_dir, resume=resume, overwrite=overwrite)
     if is_main_process() and config.output.report:
@@ -32,7 +33,13 @@ def report_on_test(config: StanceConfig, result: TrainResult) -> Path:
     """Evaluate the saved model on the run's test split into ``DIR/report``; baselines use its train split."""
     train_split = result.splits["train"]
     note = f"baselines trained on {config.data.train} ({len(train_split)} examples, this run's training split)"
-    evaluation = evaluate_dataset(load_trained(result.model_dir), result.splits["test"], path=str(config.data.test),
-                                  split="test", train=train_split, train_note=note,
-                                  batch_size=config.training.eval_batch_size)
+    evaluation = evaluate_dataset(
+        load_trained(result.model_dir),
+        result.splits["test"],
+        path=str(config.data.test),
+        split="test",
+        train=train_split,
+        train_note=note,
+        batch_size=config.training.eval_batch_size,
+    )
     return write_report(evaluation, Path(result.output_dir) / REPORT_DIR)
