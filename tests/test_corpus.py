@@ -18,15 +18,28 @@ from stance.labels import LABELS
 DATA = Path(__file__).resolve().parents[1] / "data"
 SPLITS = ("train", "dev", "test")
 FIELDS = {"id", "text", "target", "label", "article_id", "source", "date", "position", "phenomena"}
-TAGS = {"reported_speech", "negation", "denial_of_reports", "question", "hedge", "conditional",
-        "other_country_arms", "non_arms_cooperation", "off_topic", "headline", "minimal_pair"}
+TAGS = {
+    "reported_speech",
+    "negation",
+    "denial_of_reports",
+    "question",
+    "hedge",
+    "conditional",
+    "other_country_arms",
+    "non_arms_cooperation",
+    "off_topic",
+    "headline",
+    "minimal_pair",
+}
 NEAR = 0.7  # character 5-gram Jaccard similarity that counts as a near-duplicate
 
 
 @pytest.fixture(scope="module")
 def corpus() -> dict[str, list[dict]]:
-    return {name: [json.loads(line) for line in (DATA / f"{name}.jsonl").read_text("utf-8").splitlines()
-                   if line.strip()] for name in SPLITS}
+    return {
+        name: [json.loads(line) for line in (DATA / f"{name}.jsonl").read_text("utf-8").splitlines() if line.strip()]
+        for name in SPLITS
+    }
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +91,9 @@ def test_tags_are_the_documented_ones():
 def test_outlets_are_the_documented_fictional_ones(rows, articles):
     guidelines = (DATA / "GUIDELINES.md").read_text("utf-8")
     provenance = guidelines.split("**Provenance.**", 1)[1].split("\n\n**", 1)[0]
-    outlets = {name.strip() for line in provenance.splitlines() if line.startswith("- ")
-               for name in line[2:].split(",")}
+    outlets = {
+        name.strip() for line in provenance.splitlines() if line.startswith("- ") for name in line[2:].split(",")
+    }
     assert len(outlets) == 13
     assert {r["source"] for r in rows} == outlets == {a["source"] for a in articles}
 
@@ -144,11 +158,13 @@ def near_duplicate_pairs(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.n
 
 
 def test_near_duplicate_finder_matches_the_definition():
-    texts = ["Russia will supply attack helicopters to Pakistan, the minister said.",
-             "Russia will not supply attack helicopters to Pakistan, the minister said.",
-             "Rain washed out the second day of the Rawalpindi Test."]
+    texts = [
+        "Russia will supply attack helicopters to Pakistan, the minister said.",
+        "Russia will not supply attack helicopters to Pakistan, the minister said.",
+        "Rain washed out the second day of the Rawalpindi Test.",
+    ]
     i, j, jaccard = near_duplicate_pairs(texts)
-    grams = [{t.lower()[k:k + 5] for k in range(len(t) - 4)} for t in texts[:2]]
+    grams = [{t.lower()[k : k + 5] for k in range(len(t) - 4)} for t in texts[:2]]
     assert list(zip(i, j)) == [(0, 1)]
     assert jaccard[0] == pytest.approx(len(grams[0] & grams[1]) / len(grams[0] | grams[1]))
 
@@ -174,7 +190,9 @@ def test_dataset_card_header_matches_the_files(corpus, articles):
     header = yaml.safe_load((DATA / "README.md").read_text("utf-8").split("---\n")[1])
     assert header["license"] == "cc-by-4.0" and header["task_categories"] == ["text-classification"]
     info = {c["config_name"]: {s["name"]: s["num_examples"] for s in c["splits"]} for c in header["dataset_info"]}
-    assert info == {"sentences": {name: len(part) for name, part in corpus.items()},
-                    "articles": {"articles": len(articles)}}
+    assert info == {
+        "sentences": {name: len(part) for name, part in corpus.items()},
+        "articles": {"articles": len(articles)},
+    }
     files = {c["config_name"]: {f["split"]: f["path"] for f in c["data_files"]} for c in header["configs"]}
     assert files["sentences"] == {name: f"{name}.jsonl" for name in SPLITS}

@@ -3,9 +3,10 @@
 Inputs stream: ``.txt`` (one text a line), ``.jsonl``, ``.csv``/``.tsv`` and ``.parquet`` (a text column,
 optional target and id columns) are read twice — a quick first pass validates every line (UTF-8, JSON,
 columns) and counts the rows, so a bad file stops before any output is written and the progress bar knows
-its total; the second pass classifies ``chunk_size`` rows at a time, so memory does not grow with the file. Output keeps the
-input's ids (the line number when there are none) and order. Empty texts are skipped and counted, never
-dropped silently. Output to a file goes to ``FILE.partial`` first and is renamed only when complete.
+its total; the second pass classifies ``chunk_size`` rows at a time, so memory does not grow with the
+file. Output keeps the input's ids (the line number when there are none) and order. Empty texts are
+skipped and counted, never dropped silently. Output to a file goes to ``FILE.partial`` first and is
+renamed only when complete.
 """
 
 from __future__ import annotations
