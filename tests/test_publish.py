@@ -308,7 +308,7 @@ def test_card_for_other_data_claims_nothing_it_cannot_show(dry_folder: Path, tmp
     """Outlets outside the authored corpus and a model below a baseline: the card says exactly that."""
     from stance.config import StanceConfig, replace
     from stance.hub.card import build_card
-    from stance.hub.sections import CardContext
+    from stance.hub.context import CardContext
 
     raw = make_metrics("elsewhere")
     raw["data"]["path"] = "emergent/test.jsonl"
@@ -342,7 +342,7 @@ def test_card_for_other_data_claims_nothing_it_cannot_show(dry_folder: Path, tmp
 )
 def test_base_model_is_claimed_only_when_known(model: dict[str, str], expected: str | None) -> None:
     from stance.config import StanceConfig, replace
-    from stance.hub.sections import CardContext
+    from stance.hub.context import CardContext
 
     ctx = CardContext("alice/x", {}, replace(StanceConfig(), model=model), None, None)
     assert ctx.base == expected
@@ -597,8 +597,8 @@ def test_cli(evaluated_model: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_card_provenance_comes_from_the_training_data_s_dataset_card(tiny_model_dir: Path, tmp_path: Path) -> None:
     """No project data in the library: a dataset card tagged `synthetic` beside the training file says so."""
     from stance.config import StanceConfig, replace
+    from stance.hub.limitations import _provenance
     from stance.hub.publish import data_provenance
-    from stance.hub.sections import _provenance
 
     data = tmp_path / "corpus"
     data.mkdir()
@@ -610,7 +610,7 @@ def test_card_provenance_comes_from_the_training_data_s_dataset_card(tiny_model_
     (data / "README.md").write_text("---\nlicense: mit\n---\n")
     assert data_provenance(config).synthetic is False
     assert data_provenance(replace(StanceConfig(), data={"train": str(tmp_path / "t.jsonl")})) is None
-    from stance.hub.sections import CardContext
+    from stance.hub.context import CardContext
 
     ctx = CardContext("a/b", {}, config, None, None, provenance=found)
     assert "tagged **synthetic**" in _provenance(ctx)

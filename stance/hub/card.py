@@ -16,7 +16,8 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ..evaluation.schema import MetricsFile
-from .sections import REQUIRED_SECTIONS, CardContext, render
+from .context import CardContext
+from .sections import REQUIRED_SECTIONS, render
 
 CARD_METRICS = {"accuracy": ("accuracy", "Accuracy", None), "macro_f1": ("f1", "Macro F1", {"average": "macro"})}
 DIGITS = 4  # figures in the model-index

@@ -15,14 +15,11 @@ import json
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from huggingface_hub import CommitOperationAdd, DatasetCard, HfApi, constants, get_token
-from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+from huggingface_hub import DatasetCard, HfApi
 
 from ..config import StanceConfig, load_config
 from ..errors import StanceError
@@ -38,15 +35,10 @@ from ..layout import (
 )
 from ..modeling.loading import label_columns, load_trained
 from .card import build_card, check_card
-from .sections import SYNTHETIC_TAGS, CardContext, DataProvenance
-
-try:  # huggingface_hub 2.x speaks httpx2, 1.x httpx
-    from httpx2 import HTTPError as TransportError
-except ImportError:  # pragma: no cover - depends on the installed hub client
-    from httpx import HTTPError as TransportError
+from .context import SYNTHETIC_TAGS, CardContext, DataProvenance
+from .upload import PublishResult, check_repo_id, files_of, first_line, resolve_token, upload
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".h5", ".msgpack")
-REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 CHECK_SENTENCE = "Officials said the two countries discussed a defence deal on Tuesday."
 
 
@@ -59,50 +51,6 @@ class Staged:
     metrics: MetricsFile | None
     metrics_path: Path | None
     skipped: list[str] = field(default_factory=list)  # "path (why)" for model-folder files left out
-
-
-@dataclass
-class PublishResult:
-    repo_id: str
-    files: list[str]
-    skipped: list[str]
-    metrics_path: Path | None
-    dry_run: Path | None = None  # the folder written by --dry-run
-    commit_url: str | None = None
-    commit_oid: str | None = None
-    pr_url: str | None = None
-    revision: str | None = None
-    branch_created: bool = False
-    tag: str | None = None
-
-
-def check_repo_id(repo_id: str) -> str:
-    """``OWNER/NAME`` with the hub's characters; anything else is refused before any work is done."""
-    from huggingface_hub.utils import validate_repo_id
-
-    problem = None if REPO_ID.match(repo_id or "") else "expected OWNER/NAME, e.g. alice/stance-russia-pakistan"
-    if problem is None:
-        try:
-            validate_repo_id(repo_id)
-        except ValueError as exc:
-            problem = str(exc)
-    if problem:
-        raise StanceError(f"--repo-id {repo_id!r}: {problem} (letters, digits, '-', '_', '.'; no '--' or '..')")
-    return repo_id
-
-
-def resolve_token() -> str:
-    """The token of ``HF_TOKEN`` or of ``hf auth login``; a clear error when there is none."""
-    try:
-        token = get_token()
-    except Exception as exc:
-        raise StanceError(f"cannot read a Hugging Face token: {exc}") from exc
-    if not token:
-        raise StanceError(
-            "no Hugging Face token: set HF_TOKEN to a token with write access, or run "
-            "`hf auth login` once (tokens are never passed on the command line)"
-        )
-    return token
 
 
 def find_metrics(model_dir: Path, explicit: str | Path | None = None) -> Path | None:
@@ -159,12 +107,12 @@ def stage(
     if out_dir.exists() and any(out_dir.iterdir()):
         raise StanceError(f"{out_dir}: folder exists and is not empty; give a new folder")
     out_dir.mkdir(parents=True, exist_ok=True)
-    skipped = _copy_model_files(model_dir, out_dir)
+    skipped = _copy_modelfiles_of(model_dir, out_dir)
     if found is not None:
         for source, name in [(found, METRICS_FILE), *images]:
             (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, out_dir / name)
-    names = sorted(set(_files(out_dir)) | {CARD_FILE})
+    names = sorted(set(files_of(out_dir)) | {CARD_FILE})
     ctx = CardContext(
         repo_id,
         model_config,
@@ -177,7 +125,7 @@ def stage(
         provenance=data_provenance(config),
     )
     build_card(ctx).save(out_dir / CARD_FILE)
-    return Staged(out_dir, _files(out_dir), metrics, found, skipped)
+    return Staged(out_dir, files_of(out_dir), metrics, found, skipped)
 
 
 def data_provenance(config: StanceConfig) -> DataProvenance | None:
@@ -204,12 +152,14 @@ def check_folder(folder: Path, metrics: MetricsFile | None) -> list[str]:
     from transformers import AutoModelForSequenceClassification, pipeline
 
     problems = [
-        f"{name}: a pickled file; it must not be uploaded" for name in _files(folder) if name.endswith(PICKLE_SUFFIXES)
+        f"{name}: a pickled file; it must not be uploaded"
+        for name in files_of(folder)
+        if name.endswith(PICKLE_SUFFIXES)
     ]
     try:
         load_trained(folder)  # what StanceClassifier.from_pretrained uses
     except Exception as exc:  # noqa: BLE001 - any failure to load is the finding
-        problems.append(f"stance's loader (StanceClassifier) cannot load it: {_first_line(exc)}")
+        problems.append(f"stance's loader (StanceClassifier) cannot load it: {first_line(exc)}")
     target = ""
     try:
         model = AutoModelForSequenceClassification.from_pretrained(
@@ -218,7 +168,7 @@ def check_folder(folder: Path, metrics: MetricsFile | None) -> list[str]:
         label_columns(model.config, str(folder))
         target = getattr(model.config, "stance_default_target", None) or ""
     except Exception as exc:  # noqa: BLE001 - any failure to load is the finding
-        problems.append(f"AutoModelForSequenceClassification cannot load it: {_first_line(exc)}")
+        problems.append(f"AutoModelForSequenceClassification cannot load it: {first_line(exc)}")
     try:
         classify = pipeline("text-classification", model=str(folder), top_k=None)
         scores = classify({"text": target or "a claim", "text_pair": CHECK_SENTENCE})
@@ -229,7 +179,7 @@ def check_folder(folder: Path, metrics: MetricsFile | None) -> list[str]:
                 "with scores summing to 1"
             )
     except Exception as exc:  # noqa: BLE001
-        problems.append(f"pipeline('text-classification') cannot run it: {_first_line(exc)}")
+        problems.append(f"pipeline('text-classification') cannot run it: {first_line(exc)}")
     card_path = folder / CARD_FILE
     if not card_path.is_file():
         return problems + [f"{CARD_FILE}: missing"]
@@ -290,74 +240,6 @@ def publish(
     return result
 
 
-def upload(
-    folder: Path,
-    repo_id: str,
-    *,
-    api: HfApi,
-    token: str,
-    private: bool = False,
-    revision: str | None = None,
-    tag: str | None = None,
-    create_pr: bool = False,
-    commit_message: str,
-) -> PublishResult:
-    """Every file of ``folder`` in one commit to ``repo_id`` (created if needed), then the tag on that commit."""
-    files = _files(folder)
-    with _hub("checking the token"):
-        api.whoami(token=token)
-    with _hub(f"creating {repo_id}"):
-        url = api.create_repo(repo_id, token=token, private=private, exist_ok=True, repo_type="model")
-        repo_id = getattr(url, "repo_id", None) or repo_id
-        info = api.repo_info(repo_id, token=token, repo_type="model")
-        refs = api.list_repo_refs(repo_id, token=token, repo_type="model")
-    if private and not getattr(info, "private", False):
-        raise StanceError(
-            f"{repo_id} already exists and is public; --private does not change an existing repo's "
-            "visibility. Make it private in its settings first; nothing was uploaded"
-        )
-    if tag and tag in {ref.name for ref in refs.tags}:
-        raise StanceError(f"{repo_id}: tag {tag!r} already exists; choose another --tag; nothing was uploaded")
-    branch_created = bool(revision) and revision != "main" and revision not in {ref.name for ref in refs.branches}
-    if branch_created:
-        with _hub(f"creating branch {revision!r}"):
-            api.create_branch(repo_id, branch=revision, token=token, repo_type="model", exist_ok=True)
-    operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(folder / name)) for name in files]
-    with _hub("uploading the commit", after="nothing was uploaded (a commit is all files or none)"):
-        commit = api.create_commit(
-            repo_id,
-            operations,
-            commit_message=commit_message,
-            token=token,
-            commit_description=f"{len(files)} files: {', '.join(files)}",
-            repo_type="model",
-            revision=revision,
-            create_pr=create_pr,
-        )
-    result = PublishResult(
-        repo_id,
-        files,
-        [],
-        None,
-        commit_url=commit.commit_url,
-        commit_oid=commit.oid,
-        pr_url=getattr(commit, "pr_url", None),
-        revision=revision,
-        branch_created=branch_created,
-    )
-    if tag:
-        with _hub(
-            f"tagging commit {commit.oid[:12]} as {tag!r}",
-            after=f"the commit is on the hub ({commit.commit_url}); tag it with "
-            f"`hf repo tag create {repo_id} {tag} --revision {commit.oid}`",
-        ):
-            api.create_tag(
-                repo_id, tag=tag, tag_message=commit_message, revision=commit.oid, token=token, repo_type="model"
-            )
-        result.tag = tag
-    return result
-
-
 # ---------------------------------------------------------------------------------------------------------
 
 
@@ -375,7 +257,7 @@ def _stage_and_check(
     return staged
 
 
-def _copy_model_files(model_dir: Path, out_dir: Path) -> list[str]:
+def _copy_modelfiles_of(model_dir: Path, out_dir: Path) -> list[str]:
     skipped = []
     for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
         name = path.relative_to(model_dir).as_posix()
@@ -431,14 +313,10 @@ def _read(path: Path, parse: Any) -> dict[str, Any]:
     try:
         data = parse(path.read_text("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
-        raise StanceError(f"{path}: cannot be read: {_first_line(exc)}") from exc
+        raise StanceError(f"{path}: cannot be read: {first_line(exc)}") from exc
     if not isinstance(data, dict):
         raise StanceError(f"{path}: expected a mapping at the top level")
     return data
-
-
-def _files(folder: Path) -> list[str]:
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
 
 
 def _default_message(repo_id: str, metrics: MetricsFile | None) -> str:
@@ -450,36 +328,3 @@ def _default_message(repo_id: str, metrics: MetricsFile | None) -> str:
         f"Upload {name}: macro-F1 {metrics['metrics']['macro_f1']:.3f} "
         f"(95% CI {ci['low']:.3f}-{ci['high']:.3f}) on {metrics['data']['n_examples']} sentences"
     )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
-
-
-@contextmanager
-def _hub(step: str, after: str = "nothing was uploaded") -> Iterator[None]:
-    """Turn what the hub client raises into one StanceError that says which step failed and what was left."""
-    try:
-        yield
-    except StanceError:
-        raise
-    except OfflineModeIsEnabled as exc:
-        raise StanceError(
-            f"{step}: HF_HUB_OFFLINE is set, so the hub cannot be reached (unset it to publish, "
-            f"or use --dry-run); {after}"
-        ) from exc
-    except HfHubHTTPError as exc:
-        status = getattr(getattr(exc, "response", None), "status_code", None)
-        hint = {
-            401: " (the token was rejected: run `hf auth login` again or set HF_TOKEN to a valid token)",
-            403: " (the token may not write there: it needs write access to the repo's owner)",
-        }.get(status, "")
-        reason = exc.server_message or _first_line(exc)
-        raise StanceError(f"{step}: the hub answered {status}{hint}: {reason}; {after}") from exc
-    except (TransportError, OSError, TimeoutError) as exc:
-        raise StanceError(
-            f"{step}: cannot reach the Hugging Face Hub at {constants.ENDPOINT} ({_first_line(exc)}); {after}"
-        ) from exc
-    except ValueError as exc:  # the client's own validation (revision names, parent commit, card metadata)
-        raise StanceError(f"{step}: {exc}; {after}") from exc

@@ -1,25 +1,20 @@
 """The Markdown body of a model card, section by section, from the run's own files.
 
 Nothing here is boilerplate praise: each sentence quotes a figure from ``metrics.json``,
-``train_metrics.json`` or the resolved config, and the limitations are chosen by those figures.
+``train_metrics.json`` or the resolved config, and the limitations (:mod:`stance.hub.limitations`) are
+chosen by those figures.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Any
 
-from ..config import StanceConfig
-from ..evaluation.schema import BASELINE_NAMES, MetricsFile, format_interval
+from ..evaluation.schema import BASELINE_NAMES
 from ..labels import DEFINITIONS, LABELS
-from ..layout import (
-    ERROR_MATRIX_FILE,
-    METRICS_FILE,
-    MODEL_CONFIG_FILE,
-    TRAIN_METRICS_FILE,
-)
-from ..modeling.bases import base_hub_id, base_license
+from ..layout import ERROR_MATRIX_FILE, METRICS_FILE, MODEL_CONFIG_FILE, TRAIN_METRICS_FILE
+from ..modeling.bases import base_license
+from .context import CardContext, cell, ci_text, fmt, image
+from .limitations import limitations
 
 REQUIRED_SECTIONS = (
     "Labels",
@@ -30,15 +25,6 @@ REQUIRED_SECTIONS = (
     "How to use",
     "Limitations",
 )
-WEAK_GAP = 0.05  # a group this far below the overall accuracy is listed as a weakness
-MIN_GROUP = 5  # smaller groups are too noisy to name
-IMAGE_TITLES = {
-    "confusion_matrix": "Confusion matrix (counts)",
-    "confusion_matrix_normalized": "Confusion matrix (row-normalised)",
-    "per_class_f1": "Per-class F1 with 95% interval",
-    "reliability": "Reliability diagram",
-}
-LANGUAGES = {"en": "English"}
 FILE_ROLES = {
     "model.safetensors": "weights (safetensors)",
     "config.json": "architecture, `id2label`, default target",
@@ -52,47 +38,6 @@ FILE_ROLES = {
     METRICS_FILE: "evaluation figures (`stance evaluate`, schema_version 1)",
     "README.md": "this card",
 }
-SYNTHETIC_TAGS = {"synthetic"}  # a dataset card tag that marks written-for-purpose (not collected) text
-
-
-@dataclass
-class DataProvenance:
-    """What the training data's own dataset card (a ``README.md`` beside the training file) says of it."""
-
-    card_path: str
-    name: str | None = None
-    license: str | None = None
-    synthetic: bool = False
-    date_range: str | None = None
-
-
-@dataclass
-class CardContext:
-    """Everything a card is made from (all read from the staged folder's files)."""
-
-    repo_id: str
-    model_config: dict[str, Any]  # config.json
-    train_config: StanceConfig  # stance_config.yaml, through load_config
-    train_metrics: dict[str, Any] | None
-    metrics: MetricsFile | None  # None: unevaluated
-    files: list[str] = field(default_factory=list)
-    license: str = "apache-2.0"
-    language: str = "en"
-    provenance: DataProvenance | None = None
-
-    @property
-    def name(self) -> str:
-        return self.repo_id.split("/")[-1]
-
-    @property
-    def target(self) -> str:
-        return str(self.model_config.get("stance_default_target") or self.train_config.data.default_target)
-
-    @property
-    def base(self) -> str | None:
-        """The hub id the model was fine-tuned from, or None (random init or a local folder)."""
-        model = self.train_config.model
-        return None if model.init == "random" else base_hub_id(model.base)
 
 
 def render(ctx: CardContext) -> str:
@@ -141,8 +86,8 @@ def intro(ctx: CardContext) -> str:
     ci = m["confidence_intervals"]
     return text + (
         f"On {m['data']['n_examples']} held-out sentences (`{m['data']['path']}`): macro-F1 "
-        f"**{_f(m['metrics']['macro_f1'])}** (95% CI {_ci(ci['macro_f1'])}), accuracy "
-        f"**{_f(m['metrics']['accuracy'])}** (95% CI {_ci(ci['accuracy'])}). Read "
+        f"**{fmt(m['metrics']['macro_f1'])}** (95% CI {ci_text(ci['macro_f1'])}), accuracy "
+        f"**{fmt(m['metrics']['accuracy'])}** (95% CI {ci_text(ci['accuracy'])}). Read "
         "[Limitations](#limitations) before relying on it."
     )
 
@@ -230,7 +175,7 @@ def training_configuration(ctx: CardContext) -> str:
         ("training time (s)", tm.get("train_seconds", "?")),
         ("library versions", ", ".join(f"{k} {v}" for k, v in (tm.get("versions") or {}).items()) or "?"),
     ]
-    table = "\n".join(f"| {name} | {_cell(value)} |" for name, value in rows)
+    table = "\n".join(f"| {name} | {cell(value)} |" for name, value in rows)
     return (
         "## Training configuration\n\n| setting | value |\n|---|---|\n" + table + "\n\nThe full resolved config "
         "is `stance_config.yaml` in this repository; `stance train stance_config.yaml --output DIR` repeats "
@@ -242,7 +187,7 @@ def evaluation(ctx: CardContext) -> str:
     m, dev = ctx.metrics, (ctx.train_metrics or {}).get("dev") or {}
     dev_line = (
         f"Dev-set figures of the selected checkpoint (the dev set chose it, so they are optimistic): "
-        f"accuracy {_f(dev.get('accuracy'))}, macro-F1 {_f(dev.get('macro_f1'))}."
+        f"accuracy {fmt(dev.get('accuracy'))}, macro-F1 {fmt(dev.get('macro_f1'))}."
         if dev
         else ""
     )
@@ -260,27 +205,27 @@ def evaluation(ctx: CardContext) -> str:
             f"{info['n_examples']} sentences. Intervals are {int(acc_ci['level'] * 100)}% bootstrap intervals "
             f"({acc_ci['resamples']} resamples, seed {acc_ci['seed']}); every figure is in `metrics.json`.\n\n"
             "| metric | value | 95% CI |\n|---|---|---|\n"
-            f"| accuracy | {_f(s['accuracy'])} | {_ci(ci['accuracy'])} |\n"
-            f"| macro-F1 | {_f(s['macro_f1'])} | {_ci(ci['macro_f1'])} |\n"
-            f"| micro-F1 | {_f(s['micro_f1'])} | — |\n| weighted-F1 | {_f(s['weighted_f1'])} | — |"
+            f"| accuracy | {fmt(s['accuracy'])} | {ci_text(ci['accuracy'])} |\n"
+            f"| macro-F1 | {fmt(s['macro_f1'])} | {ci_text(ci['macro_f1'])} |\n"
+            f"| micro-F1 | {fmt(s['micro_f1'])} | — |\n| weighted-F1 | {fmt(s['weighted_f1'])} | — |"
         )
     ]
     if m.get("baselines"):
         rows = [
-            f"| {BASELINE_NAMES.get(k, k)} | {_f(v['accuracy'])} | {_f(v['macro_f1'])} |"
+            f"| {BASELINE_NAMES.get(k, k)} | {fmt(v['accuracy'])} | {fmt(v['macro_f1'])} |"
             for k, v in m["baselines"].items()
         ]
         out.append(
             "### Baselines\n\nThe same test set, baselines trained on the model's own training split.\n\n"
             "| model | accuracy | macro-F1 |\n|---|---|---|\n"
-            f"| **this model** | {_f(s['accuracy'])} | {_f(s['macro_f1'])} |\n" + "\n".join(rows)
+            f"| **this model** | {fmt(s['accuracy'])} | {fmt(s['macro_f1'])} |\n" + "\n".join(rows)
         )
     rows = []
     for label in LABELS:
         r = m["per_class"][label]
         rows.append(
-            f"| `{label}` | {_f(r['precision'])} | {_f(r['recall'])} | {_f(r['f1'])} | "
-            f"{_ci(r['f1_ci']) if r.get('f1_ci') else '—'} | {r['support']} |"
+            f"| `{label}` | {fmt(r['precision'])} | {fmt(r['recall'])} | {fmt(r['f1'])} | "
+            f"{ci_text(r['f1_ci']) if r.get('f1_ci') else '—'} | {r['support']} |"
         )
     out.append(
         "### Per class\n\n| label | precision | recall | F1 | F1 95% CI | support |\n|---|---|---|---|---|---|\n"
@@ -293,7 +238,7 @@ def evaluation(ctx: CardContext) -> str:
     ]
     out.append(
         (
-            "### Confusion matrix\n\n" + _image(ctx, "confusion_matrix") + "Rows are the gold label, columns the "
+            "### Confusion matrix\n\n" + image(ctx, "confusion_matrix") + "Rows are the gold label, columns the "
             "prediction.\n\n| gold \\ predicted | "
             + " | ".join(cm["labels"])
             + " |\n|---|"
@@ -301,34 +246,34 @@ def evaluation(ctx: CardContext) -> str:
             + "\n"
             + "\n".join(rows)
             + "\n\n"
-            + _image(ctx, "confusion_matrix_normalized")
-            + _image(ctx, "per_class_f1")
+            + image(ctx, "confusion_matrix_normalized")
+            + image(ctx, "per_class_f1")
         ).rstrip()
     )
     if m.get("calibration"):
         out.append(
             (
-                f"### Calibration\n\nExpected calibration error {_f(m['calibration']['ece'])} over "
-                f"{m['calibration']['bins']} bins.\n\n" + _image(ctx, "reliability")
+                f"### Calibration\n\nExpected calibration error {fmt(m['calibration']['ece'])} over "
+                f"{m['calibration']['bins']} bins.\n\n" + image(ctx, "reliability")
             ).rstrip()
         )
     for kind, groups in (m.get("breakdowns") or {}).items():
         if groups:
             ordered = sorted(groups.items(), key=lambda item: (item[1]["accuracy"], item[0]))
-            rows = [f"| {_cell(name)} | {g['n']} | {_f(g['accuracy'])} | {_f(g['macro_f1'])} |" for name, g in ordered]
+            rows = [f"| {cell(name)} | {g['n']} | {fmt(g['accuracy'])} | {fmt(g['macro_f1'])} |" for name, g in ordered]
             out.append(
                 f"### By {kind}\n\nWorst first.\n\n| {kind} | n | accuracy | macro-F1 |\n|---|---|---|---|\n"
                 + "\n".join(rows)
             )
     wrong = ((m.get("errors") or {}).get("confident_wrong") or [])[:5]
     if wrong:
-        rows = [f"| {_cell(e['text'])} | `{e['gold']}` | `{e['predicted']}` | {_f(e['confidence'])} |" for e in wrong]
+        rows = [f"| {cell(e['text'])} | `{e['gold']}` | `{e['predicted']}` | {fmt(e['confidence'])} |" for e in wrong]
         out.append(
             "### Most confident errors\n\n| sentence | gold | predicted | confidence |\n|---|---|---|---|\n"
             + "\n".join(rows)
         )
     if m.get("notes"):
-        out.append("### Notes from the evaluation\n\n" + "\n".join(f"- {_cell(note)}" for note in m["notes"]))
+        out.append("### Notes from the evaluation\n\n" + "\n".join(f"- {cell(note)}" for note in m["notes"]))
     if dev_line:
         out.append(dev_line)
     return "\n\n".join(out)
@@ -359,162 +304,6 @@ print(clf({{"text": {json.dumps(ctx.target)},
 ```'''
 
 
-def limitations(ctx: CardContext) -> str:
-    items = [_provenance(ctx)]
-    m = ctx.metrics
-    if m is None:
-        items.append("It has **not been evaluated**: no figure on this card describes how it does on unseen text.")
-    else:
-        items += _baselines(m) + _weak_classes(m) + _weak_groups(m) + _uncertainty(m)
-        items += _calibration(m) + _confident_errors(m)
-    counts = ((ctx.train_metrics or {}).get("label_counts") or {}).get("train") or {}
-    if counts:
-        total = sum(counts.values()) or 1
-        mix = ", ".join(f"{label} {100 * counts.get(label, 0) / total:.0f}%" for label in LABELS)
-        items.append(
-            f"It learnt from {total} training sentences ({mix}). Coverage with a different label mix "
-            "shifts precision and recall away from the figures above."
-        )
-    length = ctx.model_config.get("stance_max_length") or ctx.train_config.model.max_length
-    items.append(
-        f"It reads one sentence at a time; pairs longer than {length} tokens (claim + sentence) are "
-        f"truncated. It was trained on {LANGUAGES.get(ctx.language, ctx.language)} text only."
-    )
-    return "## Limitations\n\n" + "\n".join(f"- {item}" for item in items)
-
-
 def files(ctx: CardContext) -> str:
     rows = [f"| `{name}` | {FILE_ROLES.get(name, 'plot' if name.endswith('.png') else '')} |" for name in ctx.files]
     return "## Files\n\n| file | what it is |\n|---|---|\n" + "\n".join(rows) if rows else ""
-
-
-# ---------------------------------------------------------------------------------------------------------
-# limitations, each chosen by a figure
-
-
-def _provenance(ctx: CardContext) -> str:
-    if ctx.provenance is not None and ctx.provenance.synthetic:
-        return (
-            "Its training data is tagged **synthetic** by its dataset card: text written for the purpose is "
-            "cleaner and less ambiguous than real coverage and covers fewer events and voices. Expect lower "
-            "figures on real news than the ones above."
-        )
-    if ctx.metrics is None:
-        return "This card records no provenance for its training data and no measurement on other coverage."
-    return (
-        f"The figures on this card describe `{ctx.metrics['data']['path']}` only; how well they carry over to "
-        "other coverage is unmeasured."
-    )
-
-
-def _baselines(m: MetricsFile) -> list[str]:
-    macro = m["metrics"]["macro_f1"]
-    return [
-        f"Its macro-F1 ({_f(macro)}) is **not above** the {BASELINE_NAMES.get(name, name)} baseline's "
-        f"({_f(row['macro_f1'])}): on this test set it does no better than that baseline."
-        for name, row in (m.get("baselines") or {}).items()
-        if macro <= row["macro_f1"]
-    ]
-
-
-def _weak_classes(m: MetricsFile) -> list[str]:
-    per_class, macro = m["per_class"], m["metrics"]["macro_f1"]
-    ranked = sorted(LABELS, key=lambda label: per_class[label]["f1"])
-    weak = [label for label in ranked if per_class[label]["f1"] < macro] or ranked[:1]
-    cm = m["confusion_matrix"]
-    out = []
-    for i, label in enumerate(weak):
-        r = per_class[label]
-        text = (
-            f"Weakest class `{label}`" if i == 0 else f"Also below the macro-F1: `{label}`"
-        ) + f": F1 {_f(r['f1'])}, recall {_f(r['recall'])}, precision {_f(r['precision'])}"
-        if label in cm["labels"]:
-            row = cm["counts"][cm["labels"].index(label)]
-            misses = [(n, cm["labels"][j]) for j, n in enumerate(row) if cm["labels"][j] != label and n > 0]
-            if misses:
-                n, other = max(misses)
-                text += f"; {n} of its {sum(row)} evaluated sentences were predicted `{other}`"
-        out.append(text + ".")
-    return out
-
-
-def _weak_groups(m: MetricsFile) -> list[str]:
-    overall = m["metrics"]["accuracy"]
-    weak, small = [], 0
-    for kind, groups in (m.get("breakdowns") or {}).items():
-        for name, g in groups.items():
-            if g["n"] < MIN_GROUP:
-                small += 1
-            elif g["accuracy"] < overall - WEAK_GAP:
-                weak.append((g["accuracy"], kind, name, g))
-    weak.sort(key=lambda item: (item[0], item[1], item[2]))
-    if not weak:
-        return (
-            [
-                f"No source, target or phenomenon group of at least {MIN_GROUP} sentences scores more than "
-                f"{int(WEAK_GAP * 100)} points below the overall accuracy ({_f(overall)})"
-                + (f"; {small} smaller groups were not judged." if small else ".")
-            ]
-            if m.get("breakdowns")
-            else []
-        )
-    listed = "; ".join(
-        f"{kind} `{name}` (n={g['n']}): accuracy {_f(g['accuracy'])}, macro-F1 {_f(g['macro_f1'])}"
-        for _, kind, name, g in weak[:5]
-    )
-    return [f"It does worst on these groups (overall accuracy {_f(overall)}): {listed}."]
-
-
-def _uncertainty(m: MetricsFile) -> list[str]:
-    ci = m["confidence_intervals"]["macro_f1"]
-    return [
-        (
-            f"The evaluation has {m['data']['n_examples']} sentences, so macro-F1 is only known to within "
-            f"{_ci(ci)} (width {_f(ci['high'] - ci['low'])}); smaller differences between models are not evidence."
-        )
-    ]
-
-
-def _calibration(m: MetricsFile) -> list[str]:
-    ece = (m.get("calibration") or {}).get("ece")
-    if ece is None:
-        return []
-    verdict = (
-        "read scores as rankings, not probabilities" if ece > 0.05 else "scores are roughly calibrated on this set"
-    )
-    return [f"Expected calibration error is {_f(ece)}: {verdict}."]
-
-
-def _confident_errors(m: MetricsFile) -> list[str]:
-    wrong = ((m.get("errors") or {}).get("confident_wrong") or [])[:3]
-    if not wrong:
-        return []
-    listed = "; ".join(
-        f'"{_short(e["text"])}" (gold `{e["gold"]}`, predicted `{e["predicted"]}` at {_f(e["confidence"])})'
-        for e in wrong
-    )
-    return [f"It is confidently wrong on sentences such as {listed}."]
-
-
-def _f(value: Any) -> str:
-    return f"{value:.3f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "—"
-
-
-def _ci(ci: Any) -> str:
-    return format_interval(ci["low"], ci["high"])
-
-
-def _cell(value: Any) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
-
-
-def _short(text: str, limit: int = 120) -> str:
-    text = " ".join(str(text).split()).replace("|", "\\|")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _image(ctx: CardContext, key: str) -> str:
-    name = ((ctx.metrics or {}).get("images") or {}).get(key)
-    if not name or name not in ctx.files:
-        return ""
-    return f"![{IMAGE_TITLES.get(key, key)}]({name})\n\n"
