@@ -69,13 +69,16 @@ def test_class_weights_are_inverse_frequency() -> None:
 def test_class_weights_change_the_loss(tiny_config, tmp_path: Path) -> None:
     from stance.training.losses import PairLoss
 
-    logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 2.0]])
-    labels = torch.tensor([1, 1])
-    plain = PairLoss(None, 0.0)({"logits": logits}, labels)
-    weighted = PairLoss(torch.tensor([1.0, 1.0, 1.0]), 0.0)({"logits": logits}, labels)
-    assert plain == pytest.approx(float(weighted))
+    logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 2.0], [0.0, 1.0, 0.0]])
+    labels = torch.tensor([1, 1, 0])
+    plain = float(PairLoss(None, 0.0)({"logits": logits}, labels))
+    assert float(PairLoss(torch.tensor([1.0, 1.0, 1.0]), 0.0)({"logits": logits}, labels)) == pytest.approx(plain)
+    per_row = torch.nn.functional.cross_entropy(logits, labels, reduction="none")
+    skewed = float(PairLoss(torch.tensor([1.0, 3.0, 1.0]), 0.0)({"logits": logits}, labels))
+    assert skewed == pytest.approx(float((3 * per_row[0] + 3 * per_row[1] + per_row[2]) / 3))
+    assert skewed > plain * 1.5  # the rare class's errors now weigh three times as much
     smoothed = PairLoss(None, 0.2)({"logits": logits}, labels)
-    assert float(smoothed) != pytest.approx(float(plain))
+    assert float(smoothed) != pytest.approx(plain)
 
 
 def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -135,8 +138,19 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path: Path) -> None:
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     assert not (killed / "model").exists()
 
+    last = max((killed / "checkpoints").glob("checkpoint-*/stance_elapsed.json"), key=lambda p: p.stat().st_mtime)
+    before = json.loads(last.read_text())["train_seconds"]
     resumed = _cli("train", str(TINY), "--output", str(killed), "--resume", *overrides)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"resuming from {last.parent}" in resumed.stderr
+    records = [json.loads(line) for line in (killed / "train_log.jsonl").read_text().splitlines()]
+    logged = [(r["step"], "eval_loss" in r, "train_runtime" in r) for r in records]
+    assert len(logged) == len(set(logged)), "a step logged twice after resuming"
+    assert logged == [
+        (r["step"], "eval_loss" in r, "train_runtime" in r)
+        for r in map(json.loads, (reference / "train_log.jsonl").read_text().splitlines())
+    ]
+    assert json.loads((killed / "train_metrics.json").read_text())["train_seconds"] > before
     expected = json.loads((reference / "train_metrics.json").read_text())["dev"]
     got = json.loads((killed / "train_metrics.json").read_text())["dev"]
     for key in ("accuracy", "macro_f1", "loss"):
