@@ -73,7 +73,7 @@ def main() -> None:
 
     from stance import StanceClassifier
     from stance.evaluation.metrics import compute_metrics
-    from stance.inference.quantize import quantize_model
+    from stance.inference.scorer import TorchBackend
     from stance.labels import LABEL2ID, normalize_label
 
     hf_logging.set_verbosity_error()
@@ -106,7 +106,7 @@ def main() -> None:
         f"speed-up {rate[1] / rate[0]:.2f}x, label agreement {agree:.2%} "
         f"({sum(a != b for a, b in zip(naive_labels, ours_labels))} differ)"
     )
-    half = StanceClassifier(clf.trained, batch_size=args.batch_size, bf16=True)
+    half = StanceClassifier(clf.trained, TorchBackend(clf.trained, "bf16"), batch_size=args.batch_size)
     half.predict(texts[:32], targets[:32])
     bf16, bf16_s = timed(half.predict_proba, texts, targets)
     print(
@@ -135,9 +135,8 @@ def main() -> None:
     )
     print(f"{'int8 variant':<34} {'pairs/s':>8} {'vs naive':>9} {'agree(full)':>12} {'test F1':>8} {'dF1':>7}")
     for scope, per_channel in VARIANTS:
-        base = StanceClassifier.from_pretrained(args.model, batch_size=args.batch_size)
-        q = StanceClassifier(base.trained, batch_size=args.batch_size, quantized=scope)
-        q.trained.model = quantize_model(base.trained.model, scope, per_channel=per_channel)
+        backend = TorchBackend(clf.trained, "int8", quantize_scope=scope, per_channel=per_channel)
+        q = StanceClassifier(clf.trained, backend, batch_size=args.batch_size)
         q.predict(texts[:32], targets[:32])
         probabilities, seconds = timed(q.predict_proba, texts, targets)
         q_agree = float((probabilities.argmax(1) == full.argmax(1)).mean())
@@ -159,11 +158,11 @@ def bench_onnx(clf, texts, targets, naive_labels, naive_rate, full, full_f1, mac
     import tempfile
 
     from stance import StanceClassifier
-    from stance.inference.onnx import OnnxScorer
+    from stance.inference.onnx import OnnxBackend
 
     with tempfile.TemporaryDirectory() as cache:
-        scorer, export_s = timed(lambda: OnnxScorer.for_model(clf.trained, cache=Path(cache)))
-    onnx = StanceClassifier(clf.trained, batch_size=clf.batch_size, onnx=scorer)
+        backend, export_s = timed(lambda: OnnxBackend.for_model(clf.trained, cache=Path(cache)))
+    onnx = StanceClassifier(clf.trained, backend, batch_size=clf.batch_size)
     onnx.predict(texts[:32], targets[:32])
     probabilities, seconds = timed(onnx.predict_proba, texts, targets)
     labels = [onnx.labels[i] for i in probabilities.argmax(1)]

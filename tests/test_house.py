@@ -144,3 +144,23 @@ def test_train_log_and_resume_messages(tiny_run) -> None:
     records = [json.loads(line) for line in (tiny_run.output_dir / "train_log.jsonl").read_text().splitlines()]
     keys = [(r["step"], "eval_loss" in r, "train_runtime" in r) for r in records]
     assert len(keys) == len(set(keys)), "a step logged twice"
+
+
+def test_one_warning_for_a_huge_line_and_sentences_numbered_from_one(tiny_model_dir: Path, tmp_path: Path, capsys):
+    huge = tmp_path / "huge.txt"
+    huge.write_text("Russia will sell jets to Pakistan. " * 6000 + "\n", "utf-8")  # ~200,000 characters
+    assert main(["predict", str(tiny_model_dir), "--input", str(huge), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "exceed the model's limit" in err and "Token indices sequence length" not in err
+
+    from stance import StanceClassifier
+
+    result = StanceClassifier.from_pretrained(tiny_model_dir).predict_article("Moscow sells jets. Delhi objects.")
+    record = result.to_dict()
+    assert [s["number"] for s in record["sentences"]] == [1, 2] and [s["index"] for s in record["sentences"]] == [0, 1]
+    assert record["deciding_numbers"] == [i + 1 for i in result.deciding]
+    article = tmp_path / "a.txt"
+    article.write_text("Moscow sells jets.\nDelhi objects.\n", "utf-8")
+    assert main(["predict", str(tiny_model_dir), "--article", str(article), "--format", "csv"]) == 0
+    rows = capsys.readouterr().out.strip().splitlines()[1:]
+    assert [row.split(",")[1] for row in rows] == ["1", "2"]

@@ -108,9 +108,9 @@ def token_lengths(parts: dict[str, Dataset], tokenizer: Any, max_length: int, na
             lengths = np.array(every, dtype=int)
             out.pairs_over_max_length[ALL] = sum(out.pairs_over_max_length.values())
         else:
-            texts = tokenizer(list(ds["text"]), add_special_tokens=False)["input_ids"]
+            texts = tokenizer(list(ds["text"]), add_special_tokens=False, verbose=False)["input_ids"]
             lengths = np.array([len(ids) for ids in texts], dtype=int)
-            pairs = tokenizer(list(ds["target"]), list(ds["text"]))["input_ids"]
+            pairs = tokenizer(list(ds["target"]), list(ds["text"]), verbose=False)["input_ids"]
             out.pairs_over_max_length[part] = sum(len(ids) > max_length for ids in pairs)
             every.extend(lengths.tolist())
         if len(lengths):

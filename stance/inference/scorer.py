@@ -37,7 +37,13 @@ class Backend(Protocol):
 class TorchBackend:
     """The PyTorch model at float32, under bfloat16 autocast (``bf16``), or int8-quantized (``int8``)."""
 
-    def __init__(self, trained: TrainedModel, precision: str = "float32", quantize_scope: str | None = None) -> None:
+    def __init__(
+        self,
+        trained: TrainedModel,
+        precision: str = "float32",
+        quantize_scope: str | None = None,
+        per_channel: bool = True,
+    ) -> None:
         if precision not in PRECISIONS:
             raise StanceError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
         model = trained.model
@@ -45,7 +51,7 @@ class TorchBackend:
             from .quantize import DEFAULT_SCOPE, quantize_model
 
             quantize_scope = quantize_scope or DEFAULT_SCOPE
-            model = quantize_model(model, quantize_scope)
+            model = quantize_model(model, quantize_scope, per_channel=per_channel)
         self.model = model
         self.precision = precision
         self.scope = quantize_scope if precision == "int8" else None
