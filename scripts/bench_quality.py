@@ -139,8 +139,15 @@ def run_fold(
 
 
 def cross_validate(
-    config: StanceConfig, ds: Any, folds: int, systems: list[str], seed: int, only: list[int] | None = None
+    config: StanceConfig,
+    ds: Any,
+    folds: int,
+    systems: list[str],
+    seed: int,
+    only: list[int] | None = None,
+    naive_seed: int | None = None,
 ) -> dict[str, list]:
+    """Folds from ``seed``; the naive recipe trains with ``naive_seed`` (default ``seed``)."""
     held_out = group_folds(list(ds["label"]), list(ds["group"]), folds, seed)
     results: dict[str, list] = {name: [] for name in systems}
     for k, held in enumerate(held_out, 1):
@@ -148,7 +155,8 @@ def cross_validate(
             continue
         train = ds.select(np.setdiff1d(np.arange(len(ds)), held))
         test = ds.select(np.sort(held))
-        for name, scores in run_fold(config, train, test, systems, seed, f"{k}/{folds}").items():
+        naive = seed if naive_seed is None else naive_seed
+        for name, scores in run_fold(config, train, test, systems, naive, f"{k}/{folds}").items():
             results[name].append(scores)
     return results
 
@@ -196,6 +204,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0, help="fold assignment and baselines")
+    parser.add_argument(
+        "--train-seed",
+        type=int,
+        help="training seed of both recipes (default: the config's training.seed, and --seed for the naive "
+        "recipe): a second seed on the same folds, for paired comparisons",
+    )
     parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
     parser.add_argument(
         "--save-full",
@@ -229,10 +243,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         config = load_config(args.config, args.overrides)
+        naive_seed = args.seed
+        if args.train_seed is not None:
+            config, naive_seed = replace(config, training={"seed": args.train_seed}), args.train_seed
         ds = read_benchmark(args.data)
         print(f"{args.data}: {len(ds)} pairs, {len(set(ds['group']))} claims; config {args.config}", flush=True)
         if not args.no_cv:
-            summarise(cross_validate(config, ds, args.folds, args.systems, args.seed, args.only_folds))
+            summarise(cross_validate(config, ds, args.folds, args.systems, args.seed, args.only_folds, naive_seed))
         if args.cross_policy:
             cross_policy(args.cross_policy, ds)
         if args.save_full:
