@@ -13,7 +13,7 @@ import types
 import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -63,7 +63,8 @@ class DataConfig:
 
 @dataclass
 class TrainingConfig:
-    """Optimisation. The defaults are the shipped recipe, ``configs/default.yaml`` (a test keeps them equal)."""
+    """Optimisation. The defaults are the fast shipped recipe, ``configs/fast.yaml`` (a test keeps them equal;
+    ``configs/default.yaml`` names the few fields it overrides)."""
 
     epochs: float = 5.0
     max_steps: int = -1  # > 0 overrides epochs
@@ -84,7 +85,7 @@ class TrainingConfig:
     group_by_length: bool = True  # batches of similar length: less padding, faster on CPU
     save_total_limit: int = 2
     logging_steps: int = 10
-    bf16: bool = False
+    bf16: bool | Literal["auto"] = "auto"  # auto: bf16 where the CPU (avx512_bf16/AMX) or GPU supports it
     fp16: bool = False
     tensorboard: bool = False
     dataloader_num_workers: int = 0
@@ -113,7 +114,9 @@ class TrainingConfig:
             raise StanceError(f"training.rdrop must be >= 0, got {self.rdrop}")
         if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
             raise StanceError("training.early_stopping_patience must be >= 1, or null to turn it off")
-        if self.bf16 and self.fp16:
+        if not (isinstance(self.bf16, bool) or self.bf16 == "auto"):
+            raise StanceError(f'training.bf16 must be true, false or "auto"; got {self.bf16!r}')
+        if self.bf16 is True and self.fp16:
             raise StanceError("training.bf16 and training.fp16 cannot both be true")
 
 
@@ -234,7 +237,15 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
                 return _coerce(value, option, where)
             except StanceError as exc:
                 errors.append(str(exc))
+        if len(errors) > 1:
+            names = [name for option in options if option is not type(None) for name in _type_names(option)]
+            expected = f"{', '.join(names[:-1])} or {names[-1]}"
+            raise StanceError(f"{where}: expected {expected}, got {value!r} ({type(value).__name__})")
         raise StanceError(errors[0] if errors else f"{where}: invalid value {value!r}")
+    if origin is Literal:
+        if value in typing.get_args(hint) and isinstance(value, str):
+            return value
+        raise StanceError(f"{where}: expected {' or '.join(_type_names(hint))}, got {value!r} ({type(value).__name__})")
     expected = origin or hint
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
@@ -249,6 +260,15 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
         return value
     name = getattr(expected, "__name__", str(expected))
     raise StanceError(f"{where}: expected {name}, got {value!r} ({type(value).__name__})")
+
+
+def _type_names(hint: Any) -> list[str]:
+    """How an error names what a type accepts: ``true``/``false`` for bool, the values of a Literal."""
+    if hint is bool:
+        return ["true", "false"]
+    if typing.get_origin(hint) is Literal:
+        return [repr(option) for option in typing.get_args(hint)]
+    return [getattr(hint, "__name__", str(hint))]
 
 
 def _key_lines(node: yaml.Node | None) -> dict[str, int]:

@@ -12,7 +12,17 @@ A ``stance train`` run folder (``DIR``)::
 A model folder adds to the usual ``config.json``, safetensors weights and tokenizer files:
 ``stance_config.yaml`` (the resolved config), ``train_metrics.json`` and, once evaluated,
 ``stance_error_matrix.json`` (the held-out confusion matrix, for prevalence estimates that correct for the
-classifier's errors). Output folders and files are claimed through :func:`claim_output_dir` and written
+classifier's errors).
+
+A ``stance track`` folder (``DIR``)::
+
+    DIR/articles.jsonl       one line per article: id, source, date, verdict, sentence counts, deciding sentences
+    DIR/summary.csv          one row per source x period: verdict shares, raw and adjusted sentence prevalence
+    DIR/summary.json         the same rows, with the run's settings, counts and notes
+    DIR/*.png                the figures (see TRACK_FIGURES); DIR/report.html and DIR/report.md show them
+    DIR/cache/articles.sqlite  sentence probabilities per article, reused by the next run
+
+Output folders and files are claimed through :func:`claim_output_dir` and written
 through :func:`atomic_write_text`, so a refused or failed run never leaves half a folder behind.
 """
 
@@ -46,6 +56,21 @@ REPORT_MARKDOWN = "report.md"
 CV_METRICS_FILE = "cv_metrics.json"
 CV_REPORT_FILE = "cv_report.md"
 CHECKPOINT_TIMER_FILE = "stance_elapsed.json"  # inside a checkpoint: training seconds so far
+# cache (under cache_root())
+MODELS_DIR = "models"  # named base models fetched by stance.modeling.registry
+MANIFEST_FILE = "stance_manifest.json"  # inside a cached model folder: written last, read first
+# tracking folder (stance track); report.html and report.md as above
+TRACK_ARTICLES_FILE = "articles.jsonl"
+TRACK_SUMMARY_CSV = "summary.csv"
+TRACK_SUMMARY_JSON = "summary.json"
+TRACK_CACHE_DIR = "cache"
+TRACK_CACHE_FILE = "articles.sqlite"
+TRACK_FIGURES = {
+    "shares": "shares_over_time.png",
+    "heatmap": "source_stance_heatmap.png",
+    "counts": "articles_over_time.png",
+    "prevalence": "sentence_prevalence.png",
+}
 
 
 def cache_root() -> Path:

