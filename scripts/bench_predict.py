@@ -66,6 +66,9 @@ def main() -> None:
     parser.add_argument("--onnx", action="store_true", help="also measure the ONNX Runtime backend")
     parser.add_argument("--test", default=str(ROOT / "data" / "test.jsonl"))
     args = parser.parse_args()
+    from stance.logs import configure
+
+    configure(-1)  # warnings only: this script prints its own figures; no library noise or bars
 
     import torch
     from transformers import pipeline

@@ -234,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     args = parser.parse_args(argv)
+    from stance.logs import configure
+
+    configure(-1)  # warnings only: this script prints its own figures; no library noise or bars
     if args.folds < 2:
         parser.error(f"--folds {args.folds}: cross-validation needs at least 2 folds")
     if args.only_folds and not all(1 <= k <= args.folds for k in args.only_folds):

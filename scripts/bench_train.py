@@ -94,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--epochs", type=float, help="epochs for both recipes (default: the config's)")
     args = parser.parse_args(argv)
+    from stance.logs import configure
+
+    configure(-1)  # warnings only: this script prints its own figures; no library noise or bars
     overrides = list(args.overrides)
     if args.epochs:
         overrides.append(f"training.epochs={args.epochs}")
