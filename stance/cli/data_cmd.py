@@ -1,4 +1,4 @@
-"""``stance data validate|stats|split``: check, describe and split annotated data files.
+"""``stance data validate|stats|split|merge``: check, describe, split and merge annotated data files.
 
 The column mapping (text, target, label, id and group columns, default target) comes from ``--config``'s
 ``data`` section; without ``--config`` the defaults fit the shipped corpus.
@@ -48,6 +48,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     split.add_argument("--overwrite", action="store_true", help="replace existing split files in DIR")
     _config_option(split)
     split.set_defaults(func=run_split)
+
+    merge = data_sub.add_parser(
+        "merge", help="merge labelled files into one .jsonl without duplicates (same target and text)"
+    )
+    merge.add_argument("paths", nargs="+", metavar="FILE", help="labelled files; of duplicates the first is kept")
+    merge.add_argument("--output", required=True, metavar="FILE", help="the merged .jsonl")
+    merge.add_argument(
+        "--on-conflict",
+        choices=("error", "first", "last"),
+        default="error",
+        help="the same example with two labels: an error (default), or keep the first / the last file's label",
+    )
+    merge.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
+    _config_option(merge)
+    merge.set_defaults(func=run_merge)
 
 
 def _config_option(parser: argparse.ArgumentParser, extra: str = "") -> None:
@@ -111,4 +126,14 @@ def run_split(args: argparse.Namespace) -> int:
     for name, part in parts.items():
         counts = ", ".join(f"{label} {n}" for label, n in label_counts(part["label"]).items())
         print(f"  {args.output}/{name}.jsonl: {len(part)} examples ({counts})")
+    return 0
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    from ..data.merge import merge_files
+
+    result = merge_files(
+        args.paths, args.output, _config(args).data, on_conflict=args.on_conflict, overwrite=args.overwrite
+    )
+    print(f"{args.output}: {result.describe()}")
     return 0
