@@ -11,7 +11,7 @@ tokenisation: only the few long pairs are tokenised a second time, to cut them.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -132,6 +132,37 @@ class PairScorer:
         if not texts:
             return Scored(out, 0)
         features, truncated = self.encode(targets, texts)
+        columns = self.trained.label_columns
+        for index, logits in self._logit_batches(features, batch_size, sort_by_length):
+            out[index] = softmax(logits.astype(np.float64))[:, columns]
+        return Scored(out, truncated)
+
+    def logits(
+        self,
+        targets: Sequence[str],
+        texts: Sequence[str],
+        *,
+        batch_size: int | None = None,
+        sort_by_length: bool = True,
+    ) -> np.ndarray:
+        """The raw logits (n, len(LABELS)) behind :meth:`score`, columns in LABELS order, rows in input order:
+        a softmax at any temperature turns them into probabilities (``stance distill`` keeps them as the
+        teacher's soft labels)."""
+        if len(targets) != len(texts):
+            raise ValueError("targets and texts must have the same length")
+        out = np.zeros((len(texts), len(LABELS)), dtype=np.float32)
+        if not texts:
+            return out
+        features, _ = self.encode(targets, texts)
+        columns = self.trained.label_columns
+        for index, logits in self._logit_batches(features, batch_size, sort_by_length):
+            out[index] = logits[:, columns]
+        return out
+
+    def _logit_batches(
+        self, features: list[dict[str, list[int]]], batch_size: int | None, sort_by_length: bool
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(row indices, their logits in the model's own column order), one padded batch at a time."""
         size = batch_size or self.batch_size
         order = (
             np.argsort([len(f["input_ids"]) for f in features], kind="stable")
@@ -139,13 +170,10 @@ class PairScorer:
             else np.arange(len(features))
         )
         pad = self.trained.tokenizer.pad
-        columns = self.trained.label_columns
         for start in range(0, len(order), size):
             index = order[start : start + size]
             batch = pad([features[i] for i in index], return_tensors="np")
-            logits = self.backend.logits({name: batch[name].astype(np.int64) for name in batch})
-            out[index] = softmax(logits.astype(np.float64))[:, columns]
-        return Scored(out, truncated)
+            yield index, self.backend.logits({name: batch[name].astype(np.int64) for name in batch})
 
 
 def score_pairs(

@@ -140,6 +140,29 @@ class PairTrainer(Trainer):
         return (loss, {"logits": logits_a}) if return_outputs else loss
 
 
+class TrainingHooks:
+    """The points where a variant of training (``stance distill``) changes :func:`train`; this base class is
+    plain ``stance train``."""
+
+    trainer_class: type[PairTrainer] = PairTrainer
+
+    def train_dataset(self, train: Dataset, tokenizer: PreTrainedTokenizerBase, max_length: int) -> Dataset:
+        """The encoded training set, from the (augmented) train split and the new model's tokenizer."""
+        return encode(train, tokenizer, max_length)
+
+    def trainer_kwargs(self) -> dict[str, Any]:
+        """Extra keyword arguments of :attr:`trainer_class`."""
+        return {}
+
+    def model_attributes(self) -> dict[str, Any]:
+        """Extra fields of the saved model's ``config.json``."""
+        return {}
+
+    def summary(self) -> dict[str, Any]:
+        """Extra fields of ``train_metrics.json``."""
+        return {}
+
+
 def _trainer_metrics(prediction: Any) -> dict[str, float]:
     logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
     scores = compute_metrics(np.argmax(logits, axis=-1), prediction.label_ids)
@@ -211,9 +234,16 @@ def _optimizer(config: StanceConfig, model: torch.nn.Module) -> torch.optim.Opti
 
 
 def train(
-    config: StanceConfig, output_dir: str | Path, *, resume: bool = False, overwrite: bool = False
+    config: StanceConfig,
+    output_dir: str | Path,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    hooks: TrainingHooks | None = None,
 ) -> TrainResult:
-    """Fine-tune ``config`` and write the output folder described in the module docstring."""
+    """Fine-tune ``config`` and write the output folder described in the module docstring; ``hooks`` changes
+    the training set, the Trainer and what is recorded (see :class:`TrainingHooks`)."""
+    hooks = hooks or TrainingHooks()
     output_dir = Path(output_dir)
     splits = load_splits(config.data)  # validate data before touching the output folder
     prepare_output(output_dir, resume=resume, overwrite=overwrite)
@@ -233,13 +263,9 @@ def train(
     set_seed(config.training.seed)
     corpus = list(splits["train"]["target"][:1]) + list(splits["train"]["text"])
     model, tokenizer = build(config.model, config.data.default_target, corpus, config.training.seed)
-    encoded = DatasetDict(
-        {
-            name: encode(ds, tokenizer, config.model.max_length)
-            for name, ds in splits.items()
-            if name in ("train", "dev")
-        }
-    )
+    encoded = DatasetDict({"train": hooks.train_dataset(splits["train"], tokenizer, config.model.max_length)})
+    if "dev" in splits:
+        encoded["dev"] = encode(splits["dev"], tokenizer, config.model.max_length)
     weights = class_weights(list(splits["train"]["label"])) if config.training.class_weights else None
     has_dev = "dev" in encoded
     if not has_dev and is_main_process():
@@ -255,7 +281,7 @@ def train(
         config.training.batch_size,
     )
 
-    trainer = PairTrainer(
+    trainer = hooks.trainer_class(
         model=model,
         args=training_arguments(config, checkpoints, has_dev),
         train_dataset=encoded["train"],
@@ -267,6 +293,7 @@ def train(
         callbacks=_callbacks(config, output_dir, has_dev),
         optimizers=(_optimizer(config, model), None),
         rdrop=config.training.rdrop,
+        **hooks.trainer_kwargs(),
     )
     if config.training.bf16 == "auto" and is_main_process():
         log.info("precision: %s (training.bf16: auto)", _precision(trainer.args))
@@ -282,12 +309,14 @@ def train(
             callback.finished = True
     dev = trainer.evaluate() if has_dev else {}
     model_dir = output_dir / MODEL_DIR
+    for name, value in hooks.model_attributes().items():
+        setattr(trainer.model.config, name, value)
     if trainer.is_world_process_zero():
         trainer.save_model(str(model_dir))  # safetensors weights + tokenizer + config.json
         (model_dir / "training_args.bin").unlink(missing_ok=True)  # a pickle: never ship one
         config.save(output_dir / RUN_CONFIG_FILE)
         config.save(model_dir / MODEL_CONFIG_FILE)
-        summary = _summary(config, splits, dev, seconds, trainer)
+        summary = {**_summary(config, splits, dev, seconds, trainer), **hooks.summary()}
         (output_dir / TRAIN_METRICS_FILE).write_text(json.dumps(summary, indent=2), "utf-8")
         (model_dir / TRAIN_METRICS_FILE).write_text(json.dumps(summary, indent=2), "utf-8")
         log.info("training took %.0f s", seconds)
