@@ -1,8 +1,9 @@
 """stance: train, evaluate, run and publish stance-detection models for news coverage.
 
-One subpackage per stage, in the order the data flows (each imports only from those before it):
-:mod:`stance.data` → :mod:`stance.modeling` → :mod:`stance.inference` → :mod:`stance.evaluation` →
-:mod:`stance.training` → :mod:`stance.hub` → :mod:`stance.cli`, on top of the shared
+One subpackage per stage, in the order the data flows (each imports only from those before it; a test
+keeps it so): :mod:`stance.data` → :mod:`stance.modeling` → :mod:`stance.inference` →
+:mod:`stance.evaluation` → :mod:`stance.training` → :mod:`stance.coverage` (``stance track``) →
+:mod:`stance.annotation` (``stance annotate``) → :mod:`stance.hub` → :mod:`stance.cli`, on top of the shared
 :mod:`stance.errors`, :mod:`stance.labels`, :mod:`stance.config`, :mod:`stance.layout` (every file name)
 and :mod:`stance.logs`. Heavy libraries (torch, transformers) load on first use, so ``import stance``
 stays cheap.

@@ -21,14 +21,16 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ..data.formats import Problems, file_format, iter_rows, not_utf8
 from ..errors import StanceError
 from ..labels import LABELS
 from ..logs import progress_enabled
 from .articles import AggregationRule, ArticleResult
-from .classifier import Prediction, StanceClassifier, StreamStats, truncation_message
+
+if TYPE_CHECKING:  # the classifier pulls in torch and transformers; reading and validating files does not
+    from .classifier import Prediction, StanceClassifier
 
 FORMATS = ("jsonl", "csv", "table")
 INPUT_FORMATS = ("txt", "jsonl", "csv", "tsv", "parquet")
@@ -72,6 +74,8 @@ class Summary:
             more = " ..." if self.empty > len(self.empty_where) else ""
             parts.append(f"skipped {self.empty} empty text(s) ({', '.join(self.empty_where)}{more})")
         if self.truncated:
+            from .classifier import truncation_message
+
             parts.append("warning: " + truncation_message(self.truncated, self.classified, self.max_length))
         return "; ".join(parts)
 
@@ -212,6 +216,8 @@ def classify_rows(
                 continue
             kept.append(row)
             yield row.text, row.target or target
+
+    from .classifier import StreamStats
 
     stats = StreamStats()
     for prediction in classifier.predict_stream(texts(), chunk_size=chunk_size, stats=stats):
