@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from stance.errors import StanceError
-from stance.inference.articles import AggregationRule, aggregate, split_sentences
+from stance.inference.articles import VERDICTS, AggregationRule, aggregate, split_sentences
 from stance.labels import LABELS
 
 ARTICLE = (
@@ -79,7 +79,14 @@ def probs(labels: str, confidence: float = 0.8) -> np.ndarray:
     [
         ("ssnnn", AggregationRule(), "supportive"),  # 40% supportive, lead 2
         ("snnnn", AggregationRule(), "neutral"),  # one supportive sentence in passing
-        ("ssddn", AggregationRule(), "neutral"),  # an even split
+        ("ssddn", AggregationRule(), "mixed"),  # an even split of two a side: was neutral before mixed
+        ("ssddn", AggregationRule(mixed=False), "neutral"),  # the older rule: an even split is neutral
+        ("sdnnn", AggregationRule(), "neutral"),  # one sentence a side is not "in substance"
+        ("ssssddn", AggregationRule(), "supportive"),  # the smaller side 33% of the side-taking (< 40%)
+        ("ssssddn", AggregationRule(mixed_share=0.3), "mixed"),
+        ("sssddnnnnnnnnn", AggregationRule(), "neutral"),  # 5 of 14 take a side (< 40%): in passing
+        ("sssdddn", AggregationRule(min_side=4), "neutral"),  # 3 a side, 4 needed; then an even split
+        ("ssddn", AggregationRule("majority"), "neutral"),  # baselines are never mixed
         ("dddsnn", AggregationRule(), "denying"),
         ("dddsnn", AggregationRule(min_margin=3), "neutral"),  # lead of 2 is not enough
         ("snnnn", AggregationRule(min_share=0.2), "supportive"),
@@ -94,8 +101,31 @@ def test_aggregation_rules(sentences, rule, expected):
     verdict = aggregate(probs(sentences).reshape(-1, 3), rule)
     label, deciding = verdict.label, verdict.deciding
     assert label == expected and verdict.reason
-    if sentences:
+    if sentences and expected == "mixed":
+        assert {sentences[i] for i in deciding} == {"s", "d"}  # deciding sentences from both sides
+    elif sentences:
         assert deciding and all(sentences[i] == expected[0] for i in deciding)
+
+
+def test_mixed_evidence_comes_from_both_sides_most_confident_first():
+    p = probs("ssssnddddnnnnn")  # 4 supportive and 4 denying of 14, as the example article
+    p[2] = [0.95, 0.03, 0.02]
+    p[7] = [0.02, 0.97, 0.01]
+    verdict = aggregate(p, AggregationRule(evidence=3))
+    assert verdict.label == "mixed" and verdict.deciding[:2] == [2, 7] and len(verdict.deciding) == 3
+    assert verdict.reason.startswith("both sides in substance: 4 supportive and 4 denying")
+    assert aggregate(p, AggregationRule(evidence=1)).deciding == [2, 7]  # at least one from each side
+    assert aggregate(p, AggregationRule(evidence=0)).deciding == []
+    assert aggregate(p, AggregationRule(mixed=False)).label == "neutral"  # what it was before
+
+
+def test_soft_share_can_be_mixed_and_describe_states_the_rule():
+    p = np.array([[0.9, 0.05, 0.05]] * 3 + [[0.05, 0.9, 0.05]] * 3 + [[0.1, 0.1, 0.8]] * 2)
+    assert aggregate(p, AggregationRule("soft_share")).label == "mixed"
+    unsure = np.array([[0.34, 0.33, 0.33]] * 10)  # mass on both sides, but no sentence takes one
+    assert aggregate(unsure, AggregationRule("soft_share")).label == "neutral"
+    assert "mixed when each side has >= 2" in AggregationRule().describe()
+    assert "mixed" not in AggregationRule(mixed=False).describe()
 
 
 def test_soft_share_uses_probability_mass():
@@ -119,6 +149,10 @@ def test_bad_rules_are_refused():
         AggregationRule("vote")
     with pytest.raises(StanceError, match="min_share"):
         AggregationRule(min_share=1.5)
+    with pytest.raises(StanceError, match="mixed_share must lie in"):
+        AggregationRule(mixed_share=0.6)
+    with pytest.raises(StanceError, match="min_side"):
+        AggregationRule(min_side=0)
 
 
 def test_predict_article_on_the_example(tiny_model_dir):
@@ -128,8 +162,27 @@ def test_predict_article_on_the_example(tiny_model_dir):
     text = open("data/examples/russia_pakistan_article.txt", encoding="utf-8").read()
     result = clf.predict_article(text, rule=AggregationRule(evidence=2), warn=False)
     assert len(result.sentences) == 14 and result.sentences[0].text.startswith("Russia Offers Pakistan")
-    assert sum(result.counts.values()) == 14 and result.label in LABELS
+    assert sum(result.counts.values()) == 14 and result.label in VERDICTS
     assert len(result.deciding) <= 2
-    assert all(result.sentences[i].label == result.label for i in result.deciding)
+    sides = {"supportive", "denying"} if result.label == "mixed" else {result.label}
+    assert all(result.sentences[i].label in sides for i in result.deciding)
     assert result.target == clf.default_target and "share" in result.rule
     assert result.to_dict()["sentences"][0]["scores"].keys() == set(LABELS)
+
+
+def test_the_example_article_with_both_sides_is_mixed(tiny_model_dir, monkeypatch):
+    """The example reports Moscow's offer (4 sentences) and its denial (4): mixed, evidence from both."""
+    from stance import StanceClassifier
+
+    clf = StanceClassifier.from_pretrained(tiny_model_dir)
+    text = open("data/examples/russia_pakistan_article.txt", encoding="utf-8").read()
+    # what a good model says of its 14 sentences: the headline plays the reports down, 1-4 report the
+    # offer, 6-8 deny the deal, the rest is background, a question and an off-topic line
+    gold = "dssssndddnnnnn"
+    monkeypatch.setattr(clf, "_score", lambda texts, target, batch_size: (probs(gold), 0))
+    result = clf.predict_article(text, rule=AggregationRule(evidence=4), warn=False)
+    assert result.label == "mixed" and result.counts == {"supportive": 4, "denying": 4, "neutral": 6}
+    assert {result.sentences[i].label for i in result.deciding} == {"supportive", "denying"}
+    assert not any(result.sentences[i].label == "neutral" for i in result.deciding)
+    before = clf.predict_article(text, rule=AggregationRule(mixed=False), warn=False)
+    assert before.label == "neutral"  # the older rule: background sentences "decided" it

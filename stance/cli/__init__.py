@@ -13,9 +13,31 @@ import sys
 import traceback
 
 from ..errors import StanceError, debug_enabled
-from . import cv_cmd, data_cmd, evaluate_cmd, predict_cmd, publish_cmd, train_cmd
+from . import (
+    annotate_cmd,
+    cv_cmd,
+    data_cmd,
+    distill_cmd,
+    evaluate_cmd,
+    models_cmd,
+    predict_cmd,
+    publish_cmd,
+    track_cmd,
+    train_cmd,
+)
 
-COMMANDS = (train_cmd, data_cmd, predict_cmd, evaluate_cmd, cv_cmd, publish_cmd)
+COMMANDS = (
+    train_cmd,
+    data_cmd,
+    predict_cmd,
+    evaluate_cmd,
+    cv_cmd,
+    publish_cmd,
+    models_cmd,
+    annotate_cmd,
+    track_cmd,
+    distill_cmd,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

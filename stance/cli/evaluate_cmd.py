@@ -11,11 +11,17 @@ DATA is one of:
 model's ``stance_config.yaml``. The baselines train on the model's own training split (``data.train`` of
 its ``stance_config.yaml``); the report says when that is unknown and they are skipped. DIR receives
 report.html, report.md, metrics.json, predictions.jsonl and the figures (an earlier report there is replaced).
+``--store-error-matrix`` also stores the confusion matrix with the model (MODEL_DIR/stance_error_matrix.json),
+which ``stance track`` uses to adjust prevalence for the classifier's errors; held-out data only.
 """
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..evaluation.schema import MetricsFile
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,6 +46,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
     parser.add_argument("--batch-size", type=int, default=64, metavar="N")
+    parser.add_argument(
+        "--store-error-matrix",
+        action="store_true",
+        help="also store the confusion matrix in MODEL_DIR/stance_error_matrix.json, for `stance track` to adjust "
+        "prevalence with (held-out data only: refused on the model's training split)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -55,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
     evaluation = evaluate_model(
         args.model, args.data, split=args.split, batch_size=args.batch_size, resamples=args.resamples, seed=args.seed
     )
+    if args.store_error_matrix:
+        _check_held_out(args.model, evaluation.results)
     page = write_report(evaluation, args.output)
     metrics, ci = evaluation.results["metrics"], evaluation.results["confidence_intervals"]
     print(
@@ -65,4 +79,27 @@ def run(args: argparse.Namespace) -> int:
     for note in evaluation.results["notes"]:
         print(note)
     print(f"report: {page}")
+    if args.store_error_matrix:
+        from ..training.workflow import store_error_matrix
+
+        print(f"error matrix: {store_error_matrix(args.model, evaluation.results)}")
     return 0
+
+
+def _check_held_out(model: str, results: MetricsFile) -> None:
+    """The stored matrix must measure errors on data the model did not train on."""
+    from pathlib import Path
+
+    from ..errors import StanceError
+    from ..evaluation.evaluate import model_config
+
+    if not Path(model).is_dir():
+        raise StanceError(f"{model}: --store-error-matrix needs a local model folder to store it in")
+    data = results["data"]
+    saved = model_config(model)
+    trained_on = Path(saved.data.train).resolve() if saved is not None and saved.data.train else None
+    if data["split"] == "train" or (trained_on is not None and Path(data["path"]).resolve() == trained_on):
+        raise StanceError(
+            f"--store-error-matrix: {data['path']} is the model's training data; its errors there are not its "
+            "errors on new text. Evaluate on held-out data (--split test or dev) to store the matrix"
+        )

@@ -1,10 +1,21 @@
 """``stance predict MODEL_DIR (--text T ... | --input FILE | --article FILE ...) [--output FILE]
-[--format jsonl|csv|table] [--batch-size N] [--quantize | --bf16 | --onnx] [--target T]``"""
+[--format jsonl|csv|table] [--batch-size N] [--quantize | --bf16 | --onnx] [--target T]
+[--engine ray [--address ADDR] [--workers N] [--cpus-per-worker C] [--gpus-per-worker G] [--overwrite]]``
+
+``--engine ray`` classifies ``--input`` files (several, or a glob) in a pool of Ray actors and writes one file
+in input order (see stance.inference.distributed and docs/ray.md).
+
+An article's verdict is supportive, denying, neutral or mixed (both sides in substance; ``--mixed-share``,
+``--min-side``, ``--no-mixed``); see stance.inference.articles.AggregationRule for the rule."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..inference.articles import AggregationRule
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,12 +26,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--text", nargs="+", metavar="T", help="one or more sentences")
     what.add_argument(
-        "--input", metavar="FILE", help=".txt (one text a line), .jsonl or .csv/.tsv with a text column; streamed"
+        "--input",
+        nargs="+",
+        metavar="FILE_OR_GLOB",
+        help=".txt (one text a line), .jsonl, .csv/.tsv or .parquet with a text column; streamed "
+        "(several files or a quoted glob: --engine ray)",
     )
     what.add_argument("--article", nargs="+", metavar="FILE", help="article text file(s): split into sentences")
     parser.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
     parser.add_argument(
-        "--format", choices=("jsonl", "csv", "table"), help="default: jsonl for --input, table otherwise"
+        "--format",
+        choices=("jsonl", "csv", "table", "parquet"),
+        help="default: jsonl for --input (--engine ray: from the --output suffix), table otherwise; "
+        "parquet with --engine ray",
     )
     parser.add_argument("--target", metavar="T", help="the claim (default: the one stored in the model)")
     parser.add_argument("--batch-size", type=int, default=64, metavar="N")
@@ -52,20 +70,105 @@ def register(sub: argparse._SubParsersAction) -> None:
     files.add_argument("--id-column", default="id")
     files.add_argument("--chunk-size", type=int, default=2048, metavar="N", help="rows held in memory at once")
     files.add_argument("--no-progress", action="store_true", help="no progress bar")
-    articles = parser.add_argument_group("--article aggregation (see stance.articles.AggregationRule)")
-    articles.add_argument("--aggregation", choices=("share", "soft_share", "majority", "headline"), default="share")
-    articles.add_argument("--min-share", type=float, default=0.4)
-    articles.add_argument("--min-margin", type=float, default=1.0)
-    articles.add_argument("--evidence", type=int, default=3, help="deciding sentences to report")
-    articles.add_argument(
+    add_engine_arguments(parser.add_argument_group("--input engines (see docs/ray.md)"))
+    add_rule_arguments(parser.add_argument_group("--article aggregation (see stance.articles.AggregationRule)"))
+    parser.set_defaults(func=run)
+
+
+def add_engine_arguments(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this process (default); ray: a pool of Ray actors (pip install 'stance[ray]')",
+    )
+    group.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="join this Ray cluster (auto, host:port or ray://host:port); default: "
+        "start a local Ray instance for the run",
+    )
+    group.add_argument("--workers", type=int, metavar="N", help="actors (default: one per CPU, or per GPU share)")
+    group.add_argument("--cpus-per-worker", type=float, metavar="C", help="CPUs each actor reserves (and threads)")
+    group.add_argument("--gpus-per-worker", type=float, default=0.0, metavar="G", help="GPUs each actor reserves")
+    group.add_argument("--overwrite", action="store_true", help="replace an existing --output (--engine ray)")
+
+
+RAY_ONLY = ("address", "workers", "cpus_per_worker", "gpus_per_worker", "overwrite")
+
+
+def run_ray(args: argparse.Namespace) -> int:
+    """``--engine ray``: the model is loaded by each actor, not here."""
+    from ..errors import StanceError
+    from ..inference.distributed import ModelOptions, classify_files_ray
+    from ..inference.files import Columns
+
+    if not args.input:
+        raise StanceError("--engine ray classifies --input files; use --engine local for --text or --article")
+    options = ModelOptions(
+        quantize=args.quantize_scope if args.quantize else False,
+        bf16=args.bf16,
+        backend="onnx" if args.onnx else "torch",
+        batch_size=args.batch_size,
+        max_length=args.max_length,
+    )
+    summary = classify_files_ray(
+        args.model,
+        args.input,
+        args.output,
+        fmt=args.format,
+        target=args.target,
+        columns=Columns(args.text_column, args.target_column, args.id_column),
+        options=options,
+        address=args.address,
+        workers=args.workers,
+        cpus_per_worker=args.cpus_per_worker,
+        gpus_per_worker=args.gpus_per_worker,
+        overwrite=args.overwrite,
+        chunk_size=args.chunk_size,
+        progress=False if args.no_progress else None,
+    )
+    print(f"stance predict: {summary.describe()}", file=sys.stderr)
+    return 0
+
+
+def add_rule_arguments(group: argparse._ArgumentGroup) -> None:
+    """The sentence → article aggregation flags (shared with ``stance track``)."""
+    group.add_argument("--aggregation", choices=("share", "soft_share", "majority", "headline"), default="share")
+    group.add_argument("--min-share", type=float, default=0.4, help="a side's (or both sides') share of sentences")
+    group.add_argument("--min-margin", type=float, default=1.0, help="the winning side's lead, in sentences")
+    group.add_argument("--evidence", type=int, default=3, help="deciding sentences to report")
+    group.add_argument(
+        "--mixed-share",
+        type=float,
+        default=0.4,
+        help="mixed when the smaller side holds at least this share of the side-taking sentences (default 0.4)",
+    )
+    group.add_argument(
+        "--min-side", type=float, default=2.0, help="mixed needs at least this many sentences on each side"
+    )
+    group.add_argument("--no-mixed", action="store_true", help="never call an article mixed (the older rule)")
+    group.add_argument(
         "--no-split-lines", action="store_true", help="only blank lines end a block (for hard-wrapped text)"
     )
-    parser.set_defaults(func=run)
+
+
+def rule_from_args(args: argparse.Namespace) -> AggregationRule:
+    from ..inference.articles import AggregationRule  # imported late: the CLI starts fast
+
+    return AggregationRule(
+        args.aggregation,
+        args.min_share,
+        args.min_margin,
+        args.evidence,
+        mixed_share=args.mixed_share,
+        min_side=args.min_side,
+        mixed=not args.no_mixed,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import StanceError
-    from ..inference.articles import AggregationRule
     from ..inference.classifier import StanceClassifier
     from ..inference.files import (
         Columns,
@@ -76,6 +179,15 @@ def run(args: argparse.Namespace) -> int:
 
     if args.chunk_size < 1:
         raise StanceError(f"--chunk-size must be at least 1, got {args.chunk_size}")
+    if args.engine == "ray":
+        return run_ray(args)
+    ray_only = [f"--{name.replace('_', '-')}" for name in RAY_ONLY if getattr(args, name) not in (None, False, 0.0)]
+    if ray_only:
+        raise StanceError(f"{', '.join(ray_only)}: only with --engine ray")
+    if args.format == "parquet":
+        raise StanceError("--format parquet is written by --engine ray; the local engine writes jsonl, csv or table")
+    if args.input and len(args.input) > 1:
+        raise StanceError(f"--input: the local engine reads one file, got {len(args.input)}; use --engine ray")
     classifier = StanceClassifier.from_pretrained(
         args.model,
         batch_size=args.batch_size,
@@ -85,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
         backend="onnx" if args.onnx else "torch",
     )
     if args.article:
-        rule = AggregationRule(args.aggregation, args.min_share, args.min_margin, args.evidence)
+        rule = rule_from_args(args)
         results = classify_articles(
             classifier,
             args.article,
@@ -108,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
         columns = Columns(args.text_column, args.target_column, args.id_column)
         summary = classify_file(
             classifier,
-            args.input,
+            args.input[0],
             args.output,
             fmt=args.format or "jsonl",
             target=args.target,

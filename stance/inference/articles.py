@@ -7,11 +7,14 @@ sentences by pysbd, which handles abbreviations ("Mr.", "U.S."), decimals and qu
 inside a sentence (hard-wrapped text: the next line starts with a lower-case letter, or the line ends
 with a hyphen or comma) does not cut it; ``split_lines=False`` cuts at blank lines only.
 
-The aggregation rule is :class:`AggregationRule`; see its docstring for the exact definition.
+The aggregation rule is :class:`AggregationRule`; see its docstring for the exact definition. An article's
+verdict is one of :data:`VERDICTS`: a sentence label, or ``mixed`` when it reports the claim and its denial
+in substance.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -23,6 +26,8 @@ from ..errors import StanceError
 from ..labels import LABELS
 
 STANCES = ("supportive", "denying")  # the labels that take a side; "neutral" is the default verdict
+MIXED = "mixed"  # an article verdict only: both sides in substance (see AggregationRule)
+VERDICTS: tuple[str, ...] = (*LABELS, MIXED)  # what an article can be
 METHODS = ("share", "soft_share", "majority", "headline")
 _PARAGRAPH = re.compile(r"\n[ \t\r\f\v]*\n")
 _CONTINUES = re.compile(r"[-,;:(\u2013\u2014]$")  # a line ending like this goes on on the next line
@@ -121,27 +126,44 @@ def split_sentences(text: str, split_lines: bool = True) -> list[Sentence]:
 
 @dataclass(frozen=True)
 class AggregationRule:
-    """How sentence stances add up to the article's stance.
+    """How sentence stances add up to the article's stance: one of :data:`VERDICTS`.
 
     Let *n* be the number of sentences and *s*, *d* the number predicted supportive and denying
-    (``soft_share`` uses the sums of the sentence probabilities instead of counts). The side with more
-    sentences leads; it becomes the article's stance when it holds at least ``min_share`` of all sentences
-    **and** leads the other side by at least ``min_margin`` sentences. Otherwise — no side, an even split,
-    or a side mentioned only in passing — the article is ``neutral``. Background and off-topic sentences
-    thus dilute a side rather than outvote it: an article is judged by what it asserts, not by how much
-    context it adds.
+    (``soft_share`` uses the sums of the sentence probabilities instead of counts). The rule is applied
+    in this order:
 
-    Other methods, as baselines: ``majority`` is the most frequent predicted label (neutral on a tie);
-    ``headline`` is the stance of the first sentence.
+    1. **mixed** — the article reports the claim *and* its denial in substance: each side holds at least
+       ``min_side`` sentences (predicted with its label, also for ``soft_share``: diffuse probability
+       mass from an unsure model is not a side), the smaller side holds at least ``mixed_share`` of the side-taking
+       sentences (``min(s, d) >= mixed_share * (s + d)``), and the side-taking sentences together make at
+       least ``min_share`` of all sentences (``s + d >= min_share * n``). With the defaults (2, 40%, 40%)
+       4 supportive and 4 denying sentences of 14 are mixed; 2 supportive against 4 denying are not (the
+       denial is the piece's point, the claim is recapped). ``mixed=False`` turns this step off.
+    2. **one side** — the side with more sentences leads; it becomes the article's stance when it holds at
+       least ``min_share`` of all sentences **and** leads the other side by at least ``min_margin``
+       sentences.
+    3. **neutral** — otherwise: no side, an even split of a few sentences, or a side mentioned only in
+       passing. Background and off-topic sentences thus dilute a side rather than outvote it: an
+       article is judged by what it asserts, not by how much context it adds.
+
+    The annotation guidelines (data/GUIDELINES.md, section 6) file "conflicting accounts set out evenly"
+    under neutral: a gold label of neutral is the counterpart of ``mixed`` when scoring against them.
+
+    Other methods, as baselines (never mixed): ``majority`` is the most frequent predicted label (neutral
+    on a tie); ``headline`` is the stance of the first sentence.
 
     The deciding sentences are those predicted with the article's label, most confident first, at most
-    ``evidence`` of them (for ``headline``: the first sentence).
+    ``evidence`` of them (for ``headline``: the first sentence). A mixed article's deciding sentences
+    come from both sides in turn, the larger side first, at least one from each (so ``max(evidence, 2)``).
     """
 
     method: str = "share"
     min_share: float = 0.4
     min_margin: float = 1.0
     evidence: int = 3
+    mixed_share: float = 0.4
+    min_side: float = 2.0
+    mixed: bool = True
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -150,12 +172,29 @@ class AggregationRule:
             raise StanceError(f"aggregation min_share must lie in [0, 1], got {self.min_share}")
         if self.min_margin < 0 or self.evidence < 0:
             raise StanceError("aggregation min_margin and evidence must not be negative")
+        if not 0.0 <= self.mixed_share <= 0.5:
+            raise StanceError(
+                f"aggregation mixed_share must lie in [0, 0.5] (the smaller side's share of the side-taking "
+                f"sentences), got {self.mixed_share}"
+            )
+        if self.min_side < 1:
+            raise StanceError(f"aggregation min_side must be at least 1 (sentences on each side), got {self.min_side}")
+
+    @property
+    def can_mix(self) -> bool:
+        return self.mixed and self.method in ("share", "soft_share")
 
     def describe(self) -> str:
         if self.method in ("share", "soft_share"):
             what = "probability mass" if self.method == "soft_share" else "sentences"
+            mixed = (
+                f"mixed when each side has >= {self.min_side:g} and the smaller >= {self.mixed_share:.0%} of the "
+                f"side-taking {what}, together >= {self.min_share:.0%} of all; else "
+                if self.mixed
+                else ""
+            )
             return (
-                f"{self.method}: the leading side wins with >= {self.min_share:.0%} of the {what} "
+                f"{self.method}: {mixed}the leading side wins with >= {self.min_share:.0%} of the {what} "
                 f"and a lead of >= {self.min_margin:g}, else neutral"
             )
         return {
@@ -185,7 +224,7 @@ class SentenceResult:
 class ArticleResult:
     """The article's stance, the sentences that decided it, per-label sentence counts, every sentence."""
 
-    label: str
+    label: str  # one of VERDICTS
     target: str
     counts: dict[str, int]
     deciding: list[int]  # indices into ``sentences``
@@ -239,6 +278,20 @@ def aggregate(probabilities: np.ndarray, rule: AggregationRule | None = None) ->
         lead, other = (STANCES[0], deny) if support > deny else (STANCES[1], support)
         top = max(support, deny)
         unit = "of the probability mass" if soft else "of the sentences"
+        sides, fewer = support + deny, min(support, deny)
+        if (
+            rule.can_mix
+            and min(counts[LABELS.index(side)] for side in STANCES) >= rule.min_side
+            and fewer >= rule.mixed_share * sides
+            and sides >= rule.min_share * n
+        ):
+            label = MIXED
+            reason = (
+                f"both sides in substance: {support:.3g} supportive and {deny:.3g} denying (the smaller side "
+                f"{fewer / sides:.0%} of the side-taking, >= {rule.mixed_share:.0%}; together {sides / n:.0%} "
+                f"{unit})"
+            )
+            return Verdict(label, _both_sides(probabilities, predicted, rule.evidence), reason)
         if support == deny:
             label, reason = "neutral", f"supportive and denying tie at {top:g}"
         elif top < rule.min_share * n:
@@ -248,7 +301,21 @@ def aggregate(probabilities: np.ndarray, rule: AggregationRule | None = None) ->
         else:
             label = lead
             reason = f"{lead}: {top / n:.0%} {unit} (>= {rule.min_share:.0%}), ahead by {top - other:.3g}"
-    column = LABELS.index(label)
-    mine = [i for i in range(n) if predicted[i] == column]
+    return Verdict(label, _most_confident(probabilities, predicted, LABELS.index(label))[: rule.evidence], reason)
+
+
+def _most_confident(probabilities: np.ndarray, predicted: np.ndarray, column: int) -> list[int]:
+    """The sentences predicted as ``column``, most confident first (ties: in reading order)."""
+    mine = [i for i in range(len(predicted)) if predicted[i] == column]
     mine.sort(key=lambda i: -probabilities[i, column])
-    return Verdict(label, mine[: rule.evidence], reason)
+    return mine
+
+
+def _both_sides(probabilities: np.ndarray, predicted: np.ndarray, evidence: int) -> list[int]:
+    """A mixed article's deciding sentences: each side's most confident in turn, the larger side first."""
+    if evidence == 0:
+        return []
+    ranked = [_most_confident(probabilities, predicted, LABELS.index(side)) for side in STANCES]
+    ranked.sort(key=len, reverse=True)
+    turns = [i for pair in itertools.zip_longest(*ranked) for i in pair if i is not None]
+    return turns[: max(evidence, 2)]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
 from ..config import StanceConfig
 from ..evaluation.evaluate import evaluate_dataset
 from ..evaluation.report import write_report
-from ..layout import REPORT_DIR
+from ..evaluation.schema import MetricsFile
+from ..layout import ERROR_MATRIX_FILE, REPORT_DIR, atomic_write_text
 from ..modeling.loading import load_trained
 from .trainer import TrainResult, is_main_process, train
 
@@ -30,7 +32,8 @@ def train_and_report(
 
 
 def report_on_test(config: StanceConfig, result: TrainResult) -> Path:
-    """Evaluate the saved model on the run's test split into ``DIR/report``; baselines use its train split."""
+    """Evaluate the saved model on the run's test split into ``DIR/report``; baselines use its train split.
+    The test confusion matrix is stored with the model (``DIR/model/stance_error_matrix.json``)."""
     train_split = result.splits["train"]
     note = f"baselines trained on {config.data.train} ({len(train_split)} examples, this run's training split)"
     evaluation = evaluate_dataset(
@@ -42,4 +45,33 @@ def report_on_test(config: StanceConfig, result: TrainResult) -> Path:
         train_note=note,
         batch_size=config.training.eval_batch_size,
     )
-    return write_report(evaluation, Path(result.output_dir) / REPORT_DIR)
+    page = write_report(evaluation, Path(result.output_dir) / REPORT_DIR)
+    # the held-out confusion matrix travels with the model: `stance track` adjusts prevalence with it
+    stored = store_error_matrix(result.model_dir, evaluation.results)
+    log.info("held-out error matrix: %s", stored)
+    return page
+
+
+def store_error_matrix(model_dir: str | Path, results: MetricsFile) -> Path:
+    """Store an evaluation's confusion matrix with the model, as ``MODEL_DIR/stance_error_matrix.json``::
+
+        {"schema_version": 1, "labels": [...], "counts": [[...]],   # rows: gold, columns: predicted
+         "rows": "gold", "columns": "predicted", "n", "split", "path", "targets", "model"}
+
+    Only held-out data may give it (a model's errors on its own training data are not its errors);
+    :mod:`stance.coverage.matrix` reads it to adjust prevalence for the classifier's errors.
+    """
+    cm, data = results["confusion_matrix"], results["data"]
+    record = {
+        "schema_version": 1,
+        "labels": list(cm["labels"]),
+        "counts": [[int(c) for c in row] for row in cm["counts"]],
+        "rows": "gold",
+        "columns": "predicted",
+        "n": int(sum(map(sum, cm["counts"]))),
+        "split": data["split"],
+        "path": str(data["path"]),
+        "targets": list(data["targets"]),
+        "model": str(results["model"]),
+    }
+    return atomic_write_text(Path(model_dir) / ERROR_MATRIX_FILE, json.dumps(record, indent=2) + "\n")

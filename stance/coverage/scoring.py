@@ -1,0 +1,133 @@
+"""How close summed-up shares come to the gold ones: scored on out-of-fold predictions (``stance cv``).
+
+Each sentence of the shipped corpus is predicted once by a model that did not see it (``predictions.jsonl``
+of ``stance cv``, with its ``fold``). Per source, the predicted share of each label is compared with the gold
+share, as mean absolute error over the labels:
+
+* **sentence level**: raw = predicted labels counted; adjusted = ACC per fold, with the error matrix built
+  from the **other** folds' predictions only (never from the predictions being adjusted), then the folds'
+  adjusted shares weighted by their sentences;
+* **article level**: each article's verdict from its sentences' out-of-fold probabilities (in ``position``
+  order) under an :class:`~stance.inference.articles.AggregationRule`, against the gold article labels;
+  ``mixed`` is scored as neutral, as the annotation guidelines file evenly set-out conflicting accounts
+  (the gold labels have no mixed). Adjusted the same way, with an article-level matrix from other folds.
+
+The MAE reported is the mean over sources (each source counts once).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from ..errors import StanceError
+from ..inference.articles import MIXED, AggregationRule, aggregate
+from ..labels import LABEL2ID, LABELS
+from .aggregate import acc
+from .matrix import ErrorMatrix
+
+K = len(LABELS)
+
+
+def _matrix(pairs: Iterable[tuple[int, int]]) -> np.ndarray:
+    counts = np.zeros((K, K), dtype=np.int64)
+    for gold, predicted in pairs:
+        counts[gold, predicted] += 1
+    return counts
+
+
+def _shares(labels: list[int]) -> np.ndarray:
+    return np.bincount(labels, minlength=K) / max(len(labels), 1)
+
+
+def score_level(items: list[tuple[str, int, int, int]]) -> dict[str, Any]:
+    """``items``: (source, fold, gold id, predicted id). Per-source gold/raw/adjusted shares and MAEs."""
+    if not items:
+        raise StanceError("nothing to score: no predictions")
+    folds = sorted({fold for _, fold, _, _ in items})
+    if len(folds) < 2:
+        raise StanceError("adjusting needs at least 2 folds: the error matrix must come from other folds")
+    by_fold = {k: _matrix((g, p) for _, f, g, p in items if f == k) for k in folds}
+    rates = {k: ErrorMatrix(sum(m for f, m in by_fold.items() if f != k), None, "other folds").rates() for k in folds}
+    sources: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
+    for source, fold, gold, predicted in items:
+        sources[source].append((fold, gold, predicted))
+    per_source, fallbacks = {}, 0
+    for source in sorted(sources):
+        rows = sources[source]
+        gold = _shares([g for _, g, _ in rows])
+        raw = _shares([p for _, _, p in rows])
+        adjusted = np.zeros(K)
+        for k in folds:
+            predicted = [p for f, _, p in rows if f == k]
+            if not predicted:
+                continue
+            q = _shares(predicted)
+            p = acc(q, rates[k])
+            if p is None:  # a singular matrix from the other folds: this fold's part stays raw
+                fallbacks += 1
+                p = q
+            adjusted += len(predicted) * p
+        adjusted /= len(rows)
+        per_source[source] = {
+            "n": len(rows),
+            "gold": dict(zip(LABELS, gold.round(4).tolist())),
+            "raw": dict(zip(LABELS, raw.round(4).tolist())),
+            "adjusted": dict(zip(LABELS, adjusted.round(4).tolist())),
+            "mae_raw": float(np.abs(raw - gold).mean()),
+            "mae_adjusted": float(np.abs(adjusted - gold).mean()),
+        }
+    return {
+        "per_source": per_source,
+        "mae_raw": float(np.mean([s["mae_raw"] for s in per_source.values()])),
+        "mae_adjusted": float(np.mean([s["mae_adjusted"] for s in per_source.values()])),
+        "unadjusted_parts": fallbacks,
+        "folds": folds,
+    }
+
+
+def score_out_of_fold(
+    predictions: Iterable[dict[str, Any]],
+    sentences: dict[str, dict[str, Any]],
+    article_labels: dict[str, str],
+    rule: AggregationRule | None = None,
+) -> dict[str, Any]:
+    """Score per-source shares at sentence and article level (see the module docstring).
+
+    ``predictions``: rows of ``stance cv``'s predictions.jsonl (``id``, ``gold``, ``scores`` or ``predicted``,
+    ``fold``); ``sentences``: the corpus by sentence id (``article_id``, ``source``, ``position``);
+    ``article_labels``: the gold label of each article id.
+    """
+    rule = rule or AggregationRule()
+    sentence_items: list[tuple[str, int, int, int]] = []
+    articles: dict[str, list[tuple[float, np.ndarray, int]]] = defaultdict(list)
+    meta: dict[str, tuple[str, set[int]]] = {}
+    for row in predictions:
+        ident = str(row["id"])
+        info = sentences.get(ident) or sentences.get(ident.split("/", 1)[-1])
+        if info is None:
+            raise StanceError(f"prediction {ident!r}: no such sentence in the corpus; score the corpus it was run on")
+        scores = row.get("scores")
+        probabilities = (
+            np.array([scores[label] for label in LABELS]) if scores else np.eye(K)[LABEL2ID[row["predicted"]]]
+        )
+        fold, source = int(row["fold"]), str(info.get("source") or row.get("source") or "(none)")
+        sentence_items.append((source, fold, LABEL2ID[row["gold"]], int(probabilities.argmax())))
+        article = str(info["article_id"])
+        articles[article].append((float(info.get("position") or 0), probabilities, fold))
+        meta.setdefault(article, (source, set()))[1].add(fold)
+    article_items = []
+    for article, parts in articles.items():
+        source, folds = meta[article]
+        if len(folds) != 1:
+            raise StanceError(f"article {article}: its sentences fall in folds {sorted(folds)}; group folds by article")
+        if article not in article_labels:
+            raise StanceError(f"article {article}: no gold article label (articles.jsonl)")
+        parts.sort(key=lambda part: part[0])
+        verdict = aggregate(np.array([p for _, p, _ in parts]), rule).label
+        predicted = LABEL2ID["neutral" if verdict == MIXED else verdict]
+        article_items.append((source, folds.pop(), LABEL2ID[article_labels[article]], predicted))
+    return {"sentence": score_level(sentence_items), "article": score_level(article_items), "rule": rule.describe()}
