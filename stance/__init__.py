@@ -29,6 +29,8 @@ _EXPORTS = {
     "write_report": "evaluation.report",
     "MetricsFile": "evaluation.schema",
     "publish": "hub.publish",
+    "track": "coverage.tracking",
+    "distill": "training.distill",
 }
 
 __all__ = sorted(_EXPORTS)
