@@ -614,3 +614,13 @@ def test_card_provenance_comes_from_the_training_data_s_dataset_card(tiny_model_
 
     ctx = CardContext("a/b", {}, config, None, None, provenance=found)
     assert "tagged **synthetic**" in _provenance(ctx)
+
+
+def test_a_distilled_model_s_card_names_its_teacher() -> None:
+    from stance.config import StanceConfig
+    from stance.hub.context import CardContext
+    from stance.hub.sections import intro
+
+    ctx = CardContext("a/b", {"stance_distilled_from": "runs/default/model"}, StanceConfig(), None, None)
+    assert "distilled from the teacher model `runs/default/model`" in intro(ctx)
+    assert "distilled" not in intro(CardContext("a/b", {}, StanceConfig(), None, None))

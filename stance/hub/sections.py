@@ -72,6 +72,9 @@ def intro(ctx: CardContext) -> str:
         )
     else:
         origin = f"fine-tuned from a local model folder (`{model.base}`)"
+    teacher = ctx.model_config.get("stance_distilled_from")
+    if teacher:
+        origin += f", distilled from the teacher model `{teacher}` (its probabilities and the gold labels)"
     text = (
         f"# {ctx.name}\n\nA stance classifier for news coverage, {origin} with the `stance` package. Given a "
         "**claim** (the target) and a **sentence**, it says whether the sentence is `supportive` of the claim, "
