@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from .options import add_overrides
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
@@ -24,14 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--group-by", metavar="COLUMN", help="column whose values stay inside one fold (default: data.group_column)"
     )
     parser.add_argument("--output", "-o", required=True, metavar="DIR", help="output folder (refused if it exists)")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override one config field, e.g. --set training.epochs=3 (repeatable)",
-    )
+    add_overrides(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output folder")
     parser.add_argument("--keep-models", action="store_true", help="keep each fold's model folder")
     parser.set_defaults(func=run)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from .options import add_overrides
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("data", help="validate, describe and split annotated data files", description=__doc__)
@@ -67,14 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _config_option(parser: argparse.ArgumentParser, extra: str = "") -> None:
     parser.add_argument("--config", help="YAML config whose data section gives the column mapping" + extra)
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override a config field, e.g. data.text_column=sentence",
-    )
+    add_overrides(parser, example="data.text_column=sentence")
 
 
 def _config(args: argparse.Namespace):

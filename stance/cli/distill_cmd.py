@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from .options import add_overrides
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
@@ -45,14 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--text-column", default="text", help="text column of the --unlabelled files")
     parser.add_argument("--target-column", default="target", help="target column of the --unlabelled files")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override one config field, e.g. --set training.epochs=3 (repeatable)",
-    )
+    add_overrides(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output folder")
     parser.set_defaults(func=run)
 

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from .options import add_overrides
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="YAML training config, e.g. configs/default.yaml")
     parser.add_argument("--output", "-o", required=True, help="output folder (refused if it exists)")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override one config field, e.g. --set training.epochs=3 (repeatable)",
-    )
+    add_overrides(parser)
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--resume", action="store_true", help="continue the last checkpoint in --output")
     group.add_argument("--overwrite", action="store_true", help="replace an existing --output folder")
