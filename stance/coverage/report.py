@@ -7,7 +7,6 @@ as base64, one sortable table per source — click a header) and ``report.md`` (
 
 from __future__ import annotations
 
-import base64
 import csv
 import html
 import io
@@ -16,7 +15,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..evaluation.report import STYLE
+from ..evaluation.pages import figure, md_cell, page_head
 from ..inference.articles import VERDICTS
 from ..labels import LABELS
 from ..layout import REPORT_HTML, REPORT_MARKDOWN, TRACK_FIGURES, TRACK_SUMMARY_CSV, TRACK_SUMMARY_JSON
@@ -183,22 +182,18 @@ def _sections(summary: dict[str, Any]) -> list[tuple[str, str, Table]]:
 # Markdown
 
 
-def _md_cell(text: str) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
-
-
 def markdown(summary: dict[str, Any]) -> str:
-    parts = ["# Stance coverage report\n", "\n".join(f"- {_md_cell(line)}" for line in _intro(summary)) + "\n"]
+    parts = ["# Stance coverage report\n", "\n".join(f"- {md_cell(line)}" for line in _intro(summary)) + "\n"]
     if summary["notes"]:
         parts.append("## Notes\n")
-        parts.append("\n".join(f"- {_md_cell(note)}" for note in summary["notes"]) + "\n")
+        parts.append("\n".join(f"- {md_cell(note)}" for note in summary["notes"]) + "\n")
     parts += ["## How to read the figures\n", READING + "\n"]
     captions = _captions(summary)
     parts += [f"![{captions[key]}]({name})\n" for key, name in TRACK_FIGURES.items()]
     for title, _, (header, body) in _sections(summary):
-        parts.append(f"## {_md_cell(title)}\n")
-        lines = ["| " + " | ".join(map(_md_cell, header)) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(_md_cell(shown) for shown, _ in cells) + " |" for cells in body]
+        parts.append(f"## {md_cell(title)}\n")
+        lines = ["| " + " | ".join(map(md_cell, header)) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(md_cell(shown) for shown, _ in cells) + " |" for cells in body]
         parts.append("\n".join(lines) + "\n")
     return "\n".join(parts)
 
@@ -234,33 +229,16 @@ def _captions(summary: dict[str, Any]) -> dict[str, str]:
     return captions
 
 
-def _figure(key: str, path: Path, caption: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    caption = html.escape(caption)
-    return (
-        f'<figure><img id="{key}" alt="{caption}" src="data:image/png;base64,{data}">'
-        f"<figcaption>{caption}</figcaption></figure>"
-    )
-
-
 def to_html(summary: dict[str, Any], figures: dict[str, Path]) -> str:
     """The whole report as one HTML page; the PNGs in ``figures`` are embedded."""
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        "<title>Stance coverage report</title>",
-        f"<style>{STYLE}{EXTRA_STYLE}</style></head><body>",
-        "<h1>Stance coverage report</h1>",
-        "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in _intro(summary)) + "</ul>",
-    ]
+    parts = page_head("Stance coverage report", _intro(summary), EXTRA_STYLE)
     if summary["notes"]:
         parts.append("<h2>Notes</h2>")
         kind = "warning" if not summary["adjusted"] else "note"
         parts.append(f'<ul class="{kind}">' + "".join(f"<li>{html.escape(n)}</li>" for n in summary["notes"]) + "</ul>")
     parts += ["<h2>How to read the figures</h2>", f'<p class="note">{html.escape(READING)}</p>']
     captions = _captions(summary)
-    parts += [_figure(key, path, captions[key]) for key, path in figures.items()]
+    parts += [figure(key, path, captions[key]) for key, path in figures.items()]
     for title, table_id, table in _sections(summary):
         parts.append(f"<h2>{html.escape(title)}</h2>")
         parts.append('<p class="note">Click a column header to sort by it.</p>' if table_id == "overview" else "")

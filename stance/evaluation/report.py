@@ -15,7 +15,6 @@ Files written into ``DIR`` (those of an earlier report there are replaced; nothi
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 from pathlib import Path
@@ -30,6 +29,7 @@ from ..layout import (
 )
 from . import plots
 from .evaluate import Evaluation
+from .pages import figure, md_cell, page_head
 from .schema import BASELINE_NAMES, HEADLINE, MetricsFile, format_interval
 
 IMAGES = {
@@ -187,15 +187,11 @@ def _sections(r: MetricsFile) -> list[Section]:
 # Markdown.
 
 
-def _md_cell(text: str) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
-
-
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
     if not rows:
         return "_none_\n"
-    lines = ["| " + " | ".join(map(_md_cell, header)) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in rows]
+    lines = ["| " + " | ".join(map(md_cell, header)) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(map(md_cell, row)) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -210,25 +206,12 @@ def markdown(r: MetricsFile) -> str:
         parts += [f"![{CAPTIONS[key]}]({r['images'][key]})\n" for key in figures]
     if r.get("notes"):
         parts.append("## Notes\n")
-        parts.append("\n".join(f"- {_md_cell(note)}" for note in r["notes"]) + "\n")
+        parts.append("\n".join(f"- {md_cell(note)}" for note in r["notes"]) + "\n")
     return "\n".join(parts)
 
 
 # ---------------------------------------------------------------------------------------------------------
 # HTML.
-
-STYLE = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 70em;
-       padding: 0 1em; color: #222; line-height: 1.4; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
-th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
-th { background: #f0f3f7; }
-td.text { max-width: 40em; }
-figure { display: inline-block; margin: 0.5em 1em 1em 0; vertical-align: top; }
-figure img { max-width: 100%; height: auto; border: 1px solid #ddd; }
-figcaption { font-size: 0.9em; color: #555; max-width: 28em; }
-.note { color: #555; }
-"""
 
 # Records on <body data-report-check> whether every figure decoded (natural size) and the metrics table is
 # laid out. Only automated viewers read it (the browser test); the page needs no script to display.
@@ -266,33 +249,16 @@ def _html_table(header: list[str], rows: list[list[str]], table_id: str = "") ->
     return f"<table{ident}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def _figure(key: str, path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    caption = html.escape(CAPTIONS[key])
-    return (
-        f'<figure><img id="{key}" alt="{caption}" src="data:image/png;base64,{data}">'
-        f"<figcaption>{caption}</figcaption></figure>"
-    )
-
-
 def to_html(r: MetricsFile, folder: Path) -> str:
     """The whole report as one HTML page; the PNGs in ``folder`` are embedded."""
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        "<title>Stance evaluation report</title>",
-        f"<style>{STYLE}</style></head><body>",
-        "<h1>Stance evaluation report</h1>",
-        "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in _intro(r)) + "</ul>",
-    ]
+    parts = page_head("Stance evaluation report", _intro(r))
     for title, note, table, figures in _sections(r):
         parts.append(f"<h2>{html.escape(title)}</h2>")
         if note:
             parts.append(f'<p class="note">{html.escape(note)}</p>')
         if table is not None:
             parts.append(_html_table(*table, table_id="metrics" if title == "Metrics" else ""))
-        parts += [_figure(key, folder / r["images"][key]) for key in figures]
+        parts += [figure(key, folder / r["images"][key], CAPTIONS[key]) for key in figures]
     if r.get("notes"):
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in r["notes"]) + "</ul>")
     parts.append(f"<script>{CHECK_SCRIPT}</script></body></html>")
