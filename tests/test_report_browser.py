@@ -7,56 +7,19 @@ DOM after that, so the check is what a browser actually rendered, not what the H
 
 from __future__ import annotations
 
-import html
 import json
-import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from browser import MARKS, render
 
-BROWSERS = ("chromium", "chromium-browser", "google-chrome")
-BROWSER = next((path for path in map(shutil.which, BROWSERS) if path), None)
-
-# skipped before the session's tiny model is trained for nothing
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        BROWSER is None,
-        reason="headless Chromium not installed (Debian: apt-get install chromium; .ci/run installs it)",
-    ),
-]
-
-
-def _render(page: Path, profile: Path) -> dict:
-    command = [
-        str(BROWSER),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-extensions",
-        f"--user-data-dir={profile}",
-        "--window-size=1280,2000",
-        "--virtual-time-budget=5000",
-        "--dump-dom",
-        page.resolve().as_uri(),
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
-    found = re.search(r'data-report-check="([^"]*)"', result.stdout)
-    assert found, "the page's load handler did not run: " + result.stdout[:500]
-    return json.loads(html.unescape(found.group(1)))
+pytestmark = MARKS
 
 
 def test_report_renders_its_figures_and_metrics_table(tiny_run, tmp_path: Path) -> None:
     folder = tiny_run.output_dir / "report"
     metrics = json.loads((folder / "metrics.json").read_text("utf-8"))
-    check = _render(folder / "report.html", tmp_path / "profile")
+    check = render((folder / "report.html").resolve().as_uri(), tmp_path / "profile")
 
     images = {image["id"]: image for image in check["images"]}
     assert set(images) == set(metrics["images"])

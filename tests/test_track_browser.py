@@ -9,55 +9,19 @@ after that, so the check is what a browser rendered, not what the HTML claims.
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
-import re
 import shutil
-import subprocess
 from pathlib import Path
 
-import pytest
+from browser import MARKS, render
 
-BROWSERS = ("chromium", "chromium-browser", "google-chrome")
-BROWSER = next((path for path in map(shutil.which, BROWSERS) if path), None)
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        BROWSER is None,
-        reason="headless Chromium not installed (Debian: apt-get install chromium; .ci/run installs it)",
-    ),
-]
+pytestmark = MARKS
 TEXTS = (
     "Russia will deliver attack helicopters to Pakistan next year.",
     "Moscow has denied reports of any arms deal with Islamabad.",
     "The two countries held joint drills in the mountains.",
     "Markets in Karachi closed higher on Tuesday.",
 )
-
-
-def _render(url: str, profile: Path) -> dict:
-    command = [
-        str(BROWSER),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-extensions",
-        f"--user-data-dir={profile}",
-        "--window-size=1280,2000",
-        "--virtual-time-budget=5000",
-        "--dump-dom",
-        url,
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
-    found = re.search(r'data-report-check="([^"]*)"', result.stdout)
-    assert found, "the page's load handler did not run: " + result.stdout[:500]
-    return json.loads(html.unescape(found.group(1)))
 
 
 def test_track_report_renders_its_figures_and_sortable_tables(tiny_model_dir, tmp_path: Path) -> None:
@@ -77,7 +41,7 @@ def test_track_report_renders_its_figures_and_sortable_tables(tiny_model_dir, tm
     result = track(model, collection, tmp_path / "out", progress=False, draws=300)
     page = tmp_path / "out" / "report.html"
 
-    check = _render(page.resolve().as_uri() + "#check-sort", tmp_path / "profile")
+    check = render(page.resolve().as_uri() + "#check-sort", tmp_path / "profile")
     images = {image["id"]: image for image in check["images"]}
     assert set(images) == {"shares", "heatmap", "counts", "prevalence"}
     for name, image in images.items():
