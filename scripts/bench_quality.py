@@ -7,7 +7,10 @@
 Runs K-fold cross-validation grouped by ``claim_id`` (a claim's pairs never sit in train and test at once),
 stratified by label, and prints accuracy and macro-F1 per fold and as mean ± standard deviation for:
 the given config, the naive recipe (plain Trainer on the same base model: lr 5e-5, batch 16, 3 epochs, max
-length 128, no class weights), TF-IDF + logistic regression, and the majority class.
+length 128, no class weights), TF-IDF + logistic regression, and the majority class. With
+``--student-config`` (e.g. configs/fast.yaml) two more systems can run: ``student`` (that config trained on
+the gold labels alone) and ``distilled`` (that config distilled from the fold's ``config`` model, which
+must run too; ``--swap-targets`` adds each training headline paired with another claim, unlabelled).
 
 Emergent labels the headline writer's own stance (attributed claims are ``neutral`` there), unlike the
 shipped corpus; the two are never mixed in one training set. ``--cross-policy MODEL_DIR`` additionally
@@ -23,7 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -37,7 +40,7 @@ from stance.evaluation.metrics import compute_metrics  # noqa: E402
 from stance.labels import LABEL2ID  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "emergent" / "train.jsonl"
-SYSTEMS = ("config", "naive", "tfidf_logreg", "majority")
+SYSTEMS = ("config", "naive", "student", "distilled", "tfidf_logreg", "majority")
 
 
 def read_benchmark(path: Path) -> Any:
@@ -89,6 +92,35 @@ def train_config(config: StanceConfig, train: Any, folder: Path, output: Path | 
     return train_model(config, output or folder / "run").model_dir
 
 
+class Student(NamedTuple):
+    """The small model's recipe for the ``student`` and ``distilled`` systems."""
+
+    config: StanceConfig
+    temperature: float = 2.0
+    alpha: float = 0.5
+    swap_targets: bool = False
+
+
+def distill_config(student: Student, teacher: Path, train: Any, folder: Path) -> Path:
+    """Distil ``student.config`` from the ``teacher`` model folder on ``train``; the student's model folder."""
+    from stance.training.distill import distill
+
+    config = replace(
+        student.config,
+        data={"train": _write_jsonl(train, folder / "train.jsonl"), "dev": None, "test": None, "group_column": "group"},
+        output={"report": False},
+    )
+    return distill(
+        config,
+        teacher,
+        folder / "distilled",
+        temperature=student.temperature,
+        alpha=student.alpha,
+        swap_targets=student.swap_targets,
+        teacher_precision="bf16",
+    ).model_dir
+
+
 def score_config(model_dir: Path, ds: Any) -> np.ndarray:
     """Label ids the model at ``model_dir`` predicts for ``ds``."""
     from stance.evaluation.evaluate import predict_probs
@@ -110,20 +142,43 @@ def _report(fold: str, name: str, scores: dict) -> dict:
 
 
 def run_fold(
-    config: StanceConfig, train: Any, test: Any, systems: list[str], seed: int, fold: str = ""
+    config: StanceConfig,
+    train: Any,
+    test: Any,
+    systems: list[str],
+    seed: int,
+    fold: str = "",
+    student: Student | None = None,
 ) -> dict[str, dict]:
     from naive_recipe import predict_naive, train_naive
 
     from stance.evaluation.statistics import baselines
 
+    if ("student" in systems or "distilled" in systems) and student is None:
+        raise StanceError("the student and distilled systems need --student-config")
+    if "distilled" in systems and "config" not in systems:
+        raise StanceError("the distilled system learns from the fold's config model: add config to --systems")
     gold = gold_ids(test)
     out: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         if "config" in systems:
             started = time.perf_counter()
-            pred = score_config(train_config(config, train, Path(tmp)), test)
+            teacher = train_config(config, train, Path(tmp))
+            pred = score_config(teacher, test)
             out["config"] = _report(
                 fold, "config", {**compute_metrics(pred, gold), "seconds": time.perf_counter() - started}
+            )
+        if "student" in systems:
+            started = time.perf_counter()
+            pred = score_config(train_config(student.config, train, Path(tmp), Path(tmp) / "student"), test)
+            out["student"] = _report(
+                fold, "student", {**compute_metrics(pred, gold), "seconds": time.perf_counter() - started}
+            )
+        if "distilled" in systems:
+            started = time.perf_counter()
+            pred = score_config(distill_config(student, teacher, train, Path(tmp)), test)
+            out["distilled"] = _report(
+                fold, "distilled", {**compute_metrics(pred, gold), "seconds": time.perf_counter() - started}
             )
     if "naive" in systems:
         started = time.perf_counter()
@@ -146,6 +201,7 @@ def cross_validate(
     seed: int,
     only: list[int] | None = None,
     naive_seed: int | None = None,
+    student: Student | None = None,
 ) -> dict[str, list]:
     """Folds from ``seed``; the naive recipe trains with ``naive_seed`` (default ``seed``)."""
     held_out = group_folds(list(ds["label"]), list(ds["group"]), folds, seed)
@@ -156,7 +212,7 @@ def cross_validate(
         train = ds.select(np.setdiff1d(np.arange(len(ds)), held))
         test = ds.select(np.sort(held))
         naive = seed if naive_seed is None else naive_seed
-        for name, scores in run_fold(config, train, test, systems, naive, f"{k}/{folds}").items():
+        for name, scores in run_fold(config, train, test, systems, naive, f"{k}/{folds}", student).items():
             results[name].append(scores)
     return results
 
@@ -181,6 +237,11 @@ def summarise(results: dict[str, list]) -> None:
             f["macro_f1"] for f in results["naive"]
         )
         print(f"\nconfig - naive macro-F1: {gap:+.4f}")
+    for a, b in (("distilled", "config"), ("distilled", "student")):
+        if results.get(a) and results.get(b):
+            diffs = [x["macro_f1"] - y["macro_f1"] for x, y in zip(results[a], results[b])]
+            each = " ".join(f"{d:+.3f}" for d in diffs)
+            print(f"{a} - {b} macro-F1 (paired by fold): {statistics.mean(diffs):+.4f}  ({each})")
     if results.get("config") and "seconds" in results["config"][0]:
         print(f"config training + scoring time: {sum(f['seconds'] for f in results['config']) / 60:.1f} min")
 
@@ -233,6 +294,10 @@ def main(argv: list[str] | None = None) -> int:
         "the whole file, as a separate figure",
     )
     parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--student-config", help="the student and distilled systems' config, e.g. configs/fast.yaml")
+    parser.add_argument("--temperature", type=float, default=2.0, help="distillation temperature (default 2)")
+    parser.add_argument("--alpha", type=float, default=0.5, help="weight of the teacher's term (default 0.5)")
+    parser.add_argument("--swap-targets", action="store_true", help="distil on headlines paired with other claims too")
     args = parser.parse_args(argv)
     from stance.logs import configure
 
@@ -249,10 +314,18 @@ def main(argv: list[str] | None = None) -> int:
         naive_seed = args.seed
         if args.train_seed is not None:
             config, naive_seed = replace(config, training={"seed": args.train_seed}), args.train_seed
+        student = None
+        if args.student_config:
+            student_config = load_config(args.student_config)
+            if args.train_seed is not None:
+                student_config = replace(student_config, training={"seed": args.train_seed})
+            student = Student(student_config, args.temperature, args.alpha, args.swap_targets)
         ds = read_benchmark(args.data)
         print(f"{args.data}: {len(ds)} pairs, {len(set(ds['group']))} claims; config {args.config}", flush=True)
         if not args.no_cv:
-            summarise(cross_validate(config, ds, args.folds, args.systems, args.seed, args.only_folds, naive_seed))
+            summarise(
+                cross_validate(config, ds, args.folds, args.systems, args.seed, args.only_folds, naive_seed, student)
+            )
         if args.cross_policy:
             cross_policy(args.cross_policy, ds)
         if args.save_full:

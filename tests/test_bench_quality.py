@@ -122,3 +122,38 @@ def test_impossible_fold_choices_are_usage_errors(bench, emergent_like: Path, ar
         bench.main([str(TINY), "--data", str(emergent_like), *args])
     assert exit_info.value.code == 2
     assert "folds" in capsys.readouterr().err
+
+
+def test_distilled_and_student_systems_run_paired_on_the_same_folds(bench, emergent_like: Path, capsys) -> None:
+    code = bench.main(
+        [
+            str(TINY),
+            "--data",
+            str(emergent_like),
+            "--folds",
+            "2",
+            "--systems",
+            "config",
+            "student",
+            "distilled",
+            "--student-config",
+            str(TINY),
+            "--swap-targets",
+            "--set",
+            "data.dev_fraction=0",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    for system in ("config", "student", "distilled"):
+        assert f"fold 1/2 {system}" in out and f"fold 2/2 {system}" in out
+    assert "distilled - config macro-F1 (paired by fold)" in out
+    assert "distilled - student macro-F1 (paired by fold)" in out
+
+
+def test_distilled_without_its_teacher_is_one_clear_error(bench, emergent_like: Path, capsys) -> None:
+    args = [str(TINY), "--data", str(emergent_like), "--folds", "2", "--systems", "distilled"]
+    assert bench.main([*args, "--student-config", str(TINY)]) == 2
+    assert "add config to --systems" in capsys.readouterr().err
+    assert bench.main(args) == 2
+    assert "--student-config" in capsys.readouterr().err

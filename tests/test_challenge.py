@@ -242,3 +242,29 @@ def test_challenge_card_counts_match_the_files(rows, articles):
     missing = [line for line in expected if line.startswith("|") and line not in card]
     assert not missing, "data/CHALLENGE.md is out of date; first stale line: " + missing[0]
     assert "never use this set for training or model selection" in card.lower()
+
+
+REVIEW = DATA / "challenge_review.jsonl"
+
+
+def test_second_review_covers_every_sentence_and_its_agreement_matches_the_card(rows):
+    from stance.annotation.agreement import measure
+
+    review = _read_jsonl(REVIEW)
+    ids = [row["id"] for row in rows]
+    assert [row["id"] for _, row in review] == ids, "challenge_review.jsonl must list every challenge id once, in order"
+    for n, row in review:
+        assert row["label"] in LABELS, f"{REVIEW.name}:{n}: label: {row['label']!r} is not one of {LABELS}"
+        assert set(row) == {"id", "label", "note"}, f"{REVIEW.name}:{n}: fields: {sorted(row)}"
+    labels = {row["id"]: row["label"] for _, row in review}
+    agreement = measure([[("writer", row["label"]), ("reviewer", labels[row["id"]])] for row in rows])
+    card = CARD.read_text("utf-8")
+    for name, value in (
+        ("observed agreement", agreement.observed),
+        ("Cohen's kappa", agreement.pairs[0].cohen_kappa),
+        ("Krippendorff's alpha", agreement.krippendorff_alpha),
+    ):
+        assert f"| {name} | {value:.3f} |" in card, f"data/CHALLENGE.md: {name} should read {value:.3f}"
+    disagreements = [row["id"] for row in rows if row["label"] != labels[row["id"]]]
+    listed = card[card.index("## Agreement with the second review") :]
+    assert all(i in listed for i in disagreements), "every disagreement is listed in CHALLENGE.md"
