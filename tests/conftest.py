@@ -9,6 +9,9 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# precision="auto" (the inference default) means float32 in every process the tests start, whatever the CPU:
+# results must not depend on whether the machine has AMX (the auto rule has its own tests)
+os.environ["STANCE_PRECISION"] = "float32"
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_CONFIG = ROOT / "configs" / "tiny.yaml"

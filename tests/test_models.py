@@ -249,18 +249,13 @@ def test_cli_models_list_fetch_path(fake: FakeRegistry, home: Path, capsys, monk
     assert "is a file, not a folder" in capsys.readouterr().err
 
 
-def test_cpu_flags_and_bf16_auto(tmp_path: Path, monkeypatch) -> None:
-    cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse avx512f avx512_bf16\n\nprocessor\t: 1\nflags\t: fpu\n")
-    monkeypatch.setattr(precision, "CPUINFO", cpuinfo)
-    assert {"avx512_bf16", "fpu"} <= precision.cpu_flags()
+def test_bf16_auto_follows_the_one_cpu_probe(monkeypatch) -> None:
+    monkeypatch.setattr(precision.hardware, "cpu_has_fast_bf16", lambda: True)
     training = load_config(None).training
     assert training.bf16 == "auto"  # the library default
     assert precision.resolve_precision(training, cuda=False) == "bf16"
-    cpuinfo.write_text("flags\t: fpu sse avx2\n")
+    monkeypatch.setattr(precision.hardware, "cpu_has_fast_bf16", lambda: False)
     assert precision.resolve_precision(training, cuda=False) == "fp32"
-    monkeypatch.setattr(precision, "CPUINFO", tmp_path / "missing")
-    assert precision.cpu_flags() == set() and precision.resolve_precision(training, cuda=False) == "fp32"
     assert precision.resolve_precision(replace_training(training, bf16=True), cuda=False) == "bf16"
     assert precision.resolve_precision(replace_training(training, fp16=True), cuda=False) == "fp16"
     monkeypatch.setattr(precision.torch.cuda, "is_bf16_supported", lambda *a, **k: True)
@@ -280,10 +275,10 @@ def test_training_arguments_follow_auto(tiny_config, tmp_path: Path, monkeypatch
     from stance.training.trainer import training_arguments
 
     auto = replace(tiny_config, training={"bf16": "auto"})
-    monkeypatch.setattr(precision, "cpu_flags", lambda: {"amx_bf16"})
+    monkeypatch.setattr(precision.hardware, "cpu_has_fast_bf16", lambda: True)
     args = training_arguments(auto, tmp_path)
     assert args.bf16 and args.use_cpu and not args.fp16
-    monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx2"})
+    monkeypatch.setattr(precision.hardware, "cpu_has_fast_bf16", lambda: False)
     args = training_arguments(auto, tmp_path)
     assert not args.bf16 and not args.use_cpu
     assert not training_arguments(replace(tiny_config, training={"bf16": False}), tmp_path).bf16

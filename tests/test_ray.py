@@ -133,7 +133,7 @@ def test_actor_builds_the_local_engines_backend_and_scores_like_it(
     import torch
 
     from stance import StanceClassifier
-    from stance.inference.cluster import RayClassify
+    from stance.inference.actors import RayClassify
 
     if options.get("backend") == "onnx":
         pytest.importorskip("onnxruntime", reason="the ONNX backend is an optional extra: pip install 'stance[onnx]'")
@@ -170,19 +170,78 @@ def test_actor_builds_the_local_engines_backend_and_scores_like_it(
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
 def test_output_appears_only_when_complete(tmp_path, fmt):
     from stance.inference.classifier import Prediction
-    from stance.inference.distributed import _staged
     from stance.inference.files import InputRow
+    from stance.inference.outputs import staged
 
     out = tmp_path / f"out.{fmt}"
     out.write_text("the previous run\n")
     prediction = Prediction("neutral", dict.fromkeys(LABELS, 1 / 3))
-    with pytest.raises(RuntimeError), _staged(out, fmt) as sink:
+    with pytest.raises(RuntimeError), staged(out, fmt) as sink:
         sink.write(InputRow("1", "text", None, "f:1"), "claim", prediction)
         raise RuntimeError("the job failed half way")
     assert out.read_text() == "the previous run\n" and [p.name for p in tmp_path.iterdir()] == [out.name]
-    with _staged(out, fmt) as sink:
+    with staged(out, fmt) as sink:
         sink.write(InputRow("1", "text", None, "f:1"), "claim", prediction)
     assert out.stat().st_size and [p.name for p in tmp_path.iterdir()] == [out.name]
+
+
+def _read_parts(folder: Path, fmt: str) -> list[list[dict]]:
+    """Each part's rows, parts in name order, as dicts with id, text, label and scores."""
+    import csv
+
+    import pyarrow.parquet as pq
+
+    parts = []
+    for path in sorted(folder.iterdir()):
+        if fmt == "jsonl":
+            rows = [json.loads(line) for line in path.read_text().splitlines()]
+        elif fmt == "csv":
+            with path.open(newline="") as handle:
+                rows = [{**r, "scores": {k: float(r[f"score_{k}"]) for k in LABELS}} for r in csv.DictReader(handle)]
+        else:
+            rows = [{**r, "scores": {k: r[f"score_{k}"] for k in LABELS}} for r in pq.read_table(path).to_pylist()]
+        parts.append(rows)
+    return parts
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_a_folder_of_parts_holds_each_row_once_in_order_and_appears_only_when_complete(tmp_path, fmt):
+    from stance.inference.classifier import Prediction
+    from stance.inference.files import InputRow
+    from stance.inference.outputs import check_output, is_folder, output_format, staged
+
+    out = tmp_path / f"preds.{fmt}"
+    assert is_folder(f"{out}/") and not is_folder(out) and output_format(f"{out}/", None) == fmt
+    prediction = Prediction("neutral", dict.fromkeys(LABELS, 1 / 3))
+
+    def write(sink, n: int) -> None:
+        for i in range(n):
+            sink.write(InputRow(f"r{i:02d}", f"text {i}", None, f"f:{i + 1}"), "claim", prediction)
+
+    destination = check_output(f"{out}/", overwrite=False)
+    with pytest.raises(RuntimeError), staged(destination, fmt, folder=True, part_rows=3) as sink:
+        write(sink, 5)
+        raise RuntimeError("the job failed half way")
+    assert list(tmp_path.iterdir()) == []  # no folder, no hidden partial one
+    with staged(destination, fmt, folder=True, part_rows=3) as sink:
+        write(sink, 7)
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]
+    parts = _read_parts(out, fmt)
+    assert [p.name for p in sorted(out.iterdir())] == [f"part-0000{k}.{fmt}" for k in range(3)]
+    assert [len(rows) for rows in parts] == [3, 3, 1]  # contiguous runs, no empty part
+    assert [r["id"] for rows in parts for r in rows] == [f"r{i:02d}" for i in range(7)]  # each once, in order
+    with pytest.raises(StanceError, match="the output folder exists; pass --overwrite to replace it"):
+        check_output(f"{out}/", overwrite=False)
+    with pytest.raises(StanceError, match="the output folder exists"):
+        check_output(out, overwrite=False)  # an existing folder is a folder output, slash or not
+    with staged(check_output(f"{out}/", overwrite=True), fmt, folder=True, part_rows=10) as sink:
+        write(sink, 4)
+    assert [len(rows) for rows in _read_parts(out, fmt)] == [4] and [p.name for p in tmp_path.iterdir()] == [out.name]
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(StanceError, match=r"holds files that are not parts \(notes.txt\)"):
+        check_output(f"{out}/", overwrite=True)  # --overwrite never empties a folder of other files
+    with pytest.raises(StanceError, match="is a file, not a folder"):
+        check_output(f"{out / 'notes.txt'}/", overwrite=True)
 
 
 # --------------------------------------------------------------------- refused before Ray starts (fast)
@@ -234,7 +293,15 @@ def test_refusals_name_the_problem(tiny_model_dir, rows_file, tmp_path, capsys):
     assert _error(capsys) == f"{exists}: the output exists; pass --overwrite to replace it"
     assert exists.read_text() == "keep me\n"
     assert main([*base, "-o", str(tmp_path) + "/"]) == 2
-    assert "is a folder; --engine ray writes one file" in _error(capsys)
+    assert _error(capsys) == f"{tmp_path}: the output folder exists; pass --overwrite to replace it"
+    assert main([*base, "-o", str(tmp_path) + "/", "--overwrite"]) == 2
+    assert "holds files that are not parts (exists.jsonl); --overwrite replaces only a folder of parts" in _error(
+        capsys
+    )
+    assert main([*base, "-o", str(tmp_path / "new") + "/", "--part-rows", "0"]) == 2
+    assert _error(capsys) == "--part-rows must be at least 1, got 0"
+    assert main([*base, "-o", str(tmp_path / "one.jsonl"), "--part-rows", "10"]) == 2
+    assert _error(capsys).startswith("--part-rows: only for a folder of parts (an --output ending with /)")
     started = time.perf_counter()
     address = f"127.0.0.1:{_free_port()}"  # nothing listens there
     assert main([*base, "-o", str(tmp_path / "o.jsonl"), "--address", address]) == 2
@@ -242,6 +309,8 @@ def test_refusals_name_the_problem(tiny_model_dir, rows_file, tmp_path, capsys):
     assert time.perf_counter() - started < 30
     assert main(["predict", str(tiny_model_dir), "--input", str(rows_file), "--workers", "2"]) == 2
     assert _error(capsys) == "--workers: only with --engine ray"
+    assert main(["predict", str(tiny_model_dir), "--input", str(rows_file), "--part-rows", "5"]) == 2
+    assert _error(capsys) == "--part-rows: only with --engine ray"
     assert main([*base[:3], str(tmp_path / "none*.csv"), *base[4:]]) == 2
     assert _error(capsys) == f"{tmp_path / 'none*.csv'}: no file matches this pattern"
 
@@ -307,3 +376,33 @@ def test_cli_glob_of_csv_files_in_input_order(tiny_model_dir, tmp_path, capsys):
     local = tmp_path / "local.csv"
     assert main([*argv[:3], str(tmp_path / "part1.csv"), "-o", str(local), "--format", "csv", "--no-progress"]) == 0
     assert out.read_text().splitlines()[1:4] == local.read_text().splitlines()[1:4]  # byte for byte, scores too
+
+
+@needs_ray
+@pytest.mark.slow
+def test_a_folder_of_parquet_parts_from_ray_and_nothing_left_by_a_failed_run(
+    tiny_model_dir, rows_file, local_answers, tmp_path
+):
+    """One local Ray (2 CPUs) for two jobs: parts of 300 rows hold the local engine's answers once each, in
+    order; a job that fails half way leaves no folder and no hidden one."""
+    from stance.inference.distributed import classify_files_ray
+
+    out = tmp_path / "preds"
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    try:
+        options = {"chunk_size": 128, "progress": False}
+        summary = classify_files_ray(tiny_model_dir, [rows_file], f"{out}/", fmt="parquet", part_rows=300, **options)
+        assert (summary.pool.workers, summary.pool.cpus) == (2, 0.75) and summary.classified == ROWS - 4
+        assert summary.output == f"{out}{os.sep} (7 part(s))"
+        parts = _read_parts(out, "parquet")
+        assert [len(rows) for rows in parts] == [300] * 6 + [ROWS - 4 - 1800]
+        _same_answers([row for rows in parts for row in rows], local_answers)
+
+        def fail(done: int, pids: set[int]) -> None:
+            raise RuntimeError("the job failed half way")
+
+        with pytest.raises(RuntimeError, match="half way"):
+            classify_files_ray(tiny_model_dir, [rows_file], f"{tmp_path / 'failed'}/", on_batch=fail, **options)
+        assert [p.name for p in tmp_path.iterdir()] == ["preds"]
+    finally:
+        ray.shutdown()

@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -133,6 +134,8 @@ def test_a_grown_and_edited_collection_reuses_the_cache_and_equals_a_fresh_run(m
     grown = write_jsonl(sentence_rows(10, edit=4) + sentence_rows(5, start=10), tmp_path / "v2.jsonl")
     again = run(models["matrix"], grown, out, classifier)
     assert again.summary["run"] | {"seconds": 0} == {
+        "engine": "local",
+        "ray": None,
         "classified": 6,  # 5 new articles and the edited one
         "reused": 9,
         "sentences_classified": sum(3 + a % 4 for a in [4, *range(10, 15)]),
@@ -413,3 +416,104 @@ def test_the_command_on_parquet_with_real_dates_and_no_grouping(models, tmp_path
     assert "0 classified, 4 reused from the cache" in capsys.readouterr().out
     summary = json.loads((out / "summary.json").read_text())
     assert [(r["source"], r["period"]) for r in summary["rows"]] == [("(all)", "2020-01"), ("(all)", "(all)")]
+
+
+# --------------------------------------------------------------------------------------------- --engine ray
+
+try:
+    import ray
+    import ray.data  # noqa: F401
+except ImportError:
+    ray = None
+
+needs_ray = pytest.mark.skipif(ray is None, reason="ray[data] is not installed: pip install 'stance[ray]'")
+
+
+def _same_figures(got, expected, where: str = "") -> None:
+    """Equal structures, floats within 1e-5."""
+    if isinstance(expected, dict):
+        assert isinstance(got, dict) and got.keys() == expected.keys(), where
+        for key in expected:
+            _same_figures(got[key], expected[key], f"{where}.{key}")
+    elif isinstance(expected, list):
+        assert isinstance(got, list) and len(got) == len(expected), where
+        for i, (a, b) in enumerate(zip(got, expected)):
+            _same_figures(a, b, f"{where}[{i}]")
+    elif isinstance(expected, float):
+        assert got == pytest.approx(expected, abs=1e-5), where
+    else:
+        assert got == expected, where
+
+
+def _same_tracking(got: Path, expected: Path) -> None:
+    """The same articles.jsonl verdicts and the same summary.json figures, whichever engine classified."""
+    a, b = (json.loads((folder / "summary.json").read_text()) for folder in (got, expected))
+    drop = ("engine", "ray", "seconds", "classified", "reused", "sentences_classified")  # how, not what
+    a["run"], b["run"] = ({k: v for k, v in x["run"].items() if k not in drop} for x in (a, b))
+    _same_figures(a, b)
+    lines = [[json.loads(line) for line in (f / "articles.jsonl").read_text().splitlines()] for f in (got, expected)]
+    _same_figures(lines[0], lines[1])
+
+
+def test_ray_engine_refusals_come_before_any_work(models, classifier, tmp_path, capsys, monkeypatch):
+    collection = write_jsonl(sentence_rows(2), tmp_path / "c.jsonl")
+    base = ["track", str(models["bare"]), "-i", str(collection), "-o", str(tmp_path / "out"), "--no-progress"]
+    assert main([*base, "--workers", "2"]) == 2
+    assert capsys.readouterr().err.strip() == "stance track: error: --workers: only with --engine ray"
+    with pytest.raises(StanceError, match="choose local .* or ray"):
+        track(models["bare"], collection, tmp_path / "out", engine="spark")
+    from stance.coverage import RayOptions
+
+    with pytest.raises(StanceError, match="ray_options are for engine='ray'"):
+        track(models["bare"], collection, tmp_path / "out", ray_options=RayOptions(workers=2))
+    if ray is not None:
+        with pytest.raises(StanceError, match="engine='ray' loads the model in each actor"):
+            track(models["bare"], collection, tmp_path / "out", engine="ray", classifier=classifier)
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails as if it were not installed
+    assert main([*base, "--engine", "ray"]) == 2
+    hint = "install it with: pip install 'stance[ray]' (or pip install 'ray[data]')"
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"stance track: error: --engine ray needs Ray Data, which is not installed; {hint}"]
+    assert not (tmp_path / "out").exists()
+
+
+@needs_ray
+@pytest.mark.slow
+def test_ray_engine_gives_the_local_engines_articles_and_figures_and_uses_the_cache(
+    models, classifier, tmp_path, capsys
+):
+    """A local Ray with 2 CPUs (the default pool: 2 actors of 0.75 CPU, leaving room; see plan_pool)."""
+    from stance.coverage import RayOptions
+
+    options = {"engine": "ray", "ray_options": RayOptions(num_cpus=2), "progress": False, "draws": 300}
+    options |= {"batch_size": 8, "chunk_sentences": 16}  # several blocks and calls: both actors get work
+    collection = write_jsonl(sentence_rows(14), tmp_path / "v1.jsonl")
+    local = run(models["matrix"], collection, tmp_path / "local", classifier)
+    first = track(models["matrix"], collection, tmp_path / "ray", **options)
+    assert first.summary["run"]["engine"] == "ray" and first.summary["run"]["classified"] == 14
+    assert first.summary["run"]["sentences_classified"] == local.summary["run"]["sentences_classified"]
+    assert "on 2 worker(s) x (0.75 CPU, 1 thread(s))" in first.summary["run"]["ray"]
+    assert not ray.is_initialized()  # the local instance started for the run was shut down
+    _same_tracking(tmp_path / "ray", tmp_path / "local")
+    assert not [p.name for p in (tmp_path / "ray").iterdir() if p.name.startswith(".")]
+
+    # again through the command: every article from the cache, and Ray not even started
+    command = ["track", str(models["matrix"]), "-i", str(collection), "-o", str(tmp_path / "ray"), "--no-progress"]
+    assert main([*command, "--engine", "ray", "--draws", "300"]) == 0
+    assert "0 classified, 14 reused from the cache; ray: not started" in capsys.readouterr().out
+    _same_tracking(tmp_path / "ray", tmp_path / "local")
+
+    # a grown and edited collection: only the new and the changed articles go to Ray
+    grown = write_jsonl(sentence_rows(14, edit=4) + sentence_rows(3, start=14), tmp_path / "v2.jsonl")
+    again = track(models["matrix"], grown, tmp_path / "ray", **options)
+    assert (again.summary["run"]["classified"], again.summary["run"]["reused"]) == (4, 13)
+    assert again.summary["run"]["sentences_classified"] == sum(3 + a % 4 for a in (4, 14, 15, 16))
+    assert "sentence(s) of 4 article(s)" in again.summary["run"]["ray"]
+    run(models["matrix"], grown, tmp_path / "local-grown", classifier, use_cache=False)
+    _same_tracking(tmp_path / "ray", tmp_path / "local-grown")
+
+    # without the cache: everything on Ray, nothing kept
+    fresh = track(models["matrix"], grown, tmp_path / "fresh", use_cache=False, **options)
+    assert fresh.summary["run"]["classified"] == 17 and not (tmp_path / "fresh" / "cache").exists()
+    assert not [p.name for p in (tmp_path / "fresh").iterdir() if p.name.startswith(".")]
+    _same_tracking(tmp_path / "fresh", tmp_path / "local-grown")

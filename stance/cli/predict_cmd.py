@@ -1,9 +1,15 @@
 """``stance predict MODEL_DIR (--text T ... | --input FILE | --article FILE ...) [--output FILE]
-[--format jsonl|csv|table] [--batch-size N] [--quantize | --bf16 | --onnx] [--target T]
-[--engine ray [--address ADDR] [--workers N] [--cpus-per-worker C] [--gpus-per-worker G] [--overwrite]]``
+[--format jsonl|csv|table] [--batch-size N] [--precision auto|float32|bf16|int8 | --onnx] [--target T]
+[--engine ray [--address ADDR] [--workers N] [--cpus-per-worker C] [--gpus-per-worker G] [--overwrite]
+[--part-rows N]]``
 
 ``--engine ray`` classifies ``--input`` files (several, or a glob) in a pool of Ray actors and writes one file
-in input order (see stance.inference.distributed and docs/ray.md).
+in input order, or a folder of parts when ``--output`` ends with ``/`` (see stance.inference.distributed and
+docs/ray.md).
+
+Precision (``--precision``, default ``auto``): bfloat16 where the hardware computes it natively (CPUs with
+AMX or AVX512-BF16, CUDA GPUs with bf16 support), float32 elsewhere; ``--bf16`` and ``--quantize`` are
+aliases of ``--precision bf16`` and ``--precision int8``. Pairs are sorted by length into batches either way.
 
 An article's verdict is supportive, denying, neutral or mixed (both sides in substance; ``--mixed-share``,
 ``--min-side``, ``--no-mixed``); see stance.inference.articles.AggregationRule for the rule."""
@@ -14,8 +20,11 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from .options import add_precision
+
 if TYPE_CHECKING:
     from ..inference.articles import AggregationRule
+    from ..inference.cluster import RayOptions
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,7 +42,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(several files or a quoted glob: --engine ray)",
     )
     what.add_argument("--article", nargs="+", metavar="FILE", help="article text file(s): split into sentences")
-    parser.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    parser.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="write here instead of stdout (--engine ray: a name ending with / writes a folder of parts)",
+    )
     parser.add_argument(
         "--format",
         choices=("jsonl", "csv", "table", "parquet"),
@@ -43,21 +57,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--target", metavar="T", help="the claim (default: the one stored in the model)")
     parser.add_argument("--batch-size", type=int, default=64, metavar="N")
     parser.add_argument("--max-length", type=int, metavar="N", help="token limit (default: the model's)")
-    fast = parser.add_mutually_exclusive_group()
-    fast.add_argument(
-        "--quantize",
-        action="store_true",
-        help="int8 dynamic quantization of the encoder's linear layers (CPU; about 3x faster; fine on MiniLM, "
-        "but costs the mpnet default about 12 points of macro-F1: use --bf16 there)",
-    )
-    fast.add_argument(
-        "--bf16", action="store_true", help="bfloat16 matrix products (fast on CPUs with AVX512-BF16 or AMX)"
-    )
+    fast = add_precision(parser)
     fast.add_argument(
         "--onnx",
         action="store_true",
         help="run with ONNX Runtime at full precision (pip install 'stance[onnx]'); the model is "
-        "exported once into $STANCE_HOME (default ~/.cache/stance)",
+        "exported once into $STANCE_HOME (default ~/.cache/stance); if the export fails, the PyTorch "
+        "backend runs at float32 instead, with a warning",
     )
     parser.add_argument(
         "--quantize-scope",
@@ -71,12 +77,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     files.add_argument("--id-column", default="id")
     files.add_argument("--chunk-size", type=int, default=2048, metavar="N", help="rows held in memory at once")
     files.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_engine_arguments(parser.add_argument_group("--input engines (see docs/ray.md)"))
+    engines = parser.add_argument_group("--input engines (see docs/ray.md)")
+    add_engine_arguments(engines)
+    engines.add_argument("--overwrite", action="store_true", help="replace an existing --output (--engine ray)")
+    engines.add_argument(
+        "--part-rows",
+        type=int,
+        metavar="N",
+        help="rows per part when --output is a FOLDER/ (--engine ray; default 1000000)",
+    )
     add_rule_arguments(parser.add_argument_group("--article aggregation (see stance.articles.AggregationRule)"))
     parser.set_defaults(func=run)
 
 
 def add_engine_arguments(group: argparse._ArgumentGroup) -> None:
+    """``--engine`` and the Ray pool's flags (shared with ``stance track``)."""
     group.add_argument(
         "--engine",
         choices=("local", "ray"),
@@ -92,10 +107,25 @@ def add_engine_arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--workers", type=int, metavar="N", help="actors (default: one per CPU, or per GPU share)")
     group.add_argument("--cpus-per-worker", type=float, metavar="C", help="CPUs each actor reserves (and threads)")
     group.add_argument("--gpus-per-worker", type=float, default=0.0, metavar="G", help="GPUs each actor reserves")
-    group.add_argument("--overwrite", action="store_true", help="replace an existing --output (--engine ray)")
 
 
-RAY_ONLY = ("address", "workers", "cpus_per_worker", "gpus_per_worker", "overwrite")
+RAY_FLAGS = ("address", "workers", "cpus_per_worker", "gpus_per_worker")
+RAY_ONLY = (*RAY_FLAGS, "overwrite", "part_rows")
+
+
+def refuse_ray_only(args: argparse.Namespace, names: tuple[str, ...] = RAY_FLAGS) -> None:
+    """One error naming the Ray-only flags given with ``--engine local``."""
+    from ..errors import StanceError
+
+    given = [f"--{name.replace('_', '-')}" for name in names if getattr(args, name) not in (None, False, 0.0)]
+    if given:
+        raise StanceError(f"{', '.join(given)}: only with --engine ray")
+
+
+def ray_options_from_args(args: argparse.Namespace) -> RayOptions:
+    from ..inference.cluster import RayOptions
+
+    return RayOptions(args.address, args.workers, args.cpus_per_worker, args.gpus_per_worker)
 
 
 def run_ray(args: argparse.Namespace) -> int:
@@ -107,8 +137,8 @@ def run_ray(args: argparse.Namespace) -> int:
     if not args.input:
         raise StanceError("--engine ray classifies --input files; use --engine local for --text or --article")
     options = ModelOptions(
-        quantize=args.quantize_scope if args.quantize else False,
-        bf16=args.bf16,
+        quantize=args.quantize_scope if args.precision == "int8" else False,
+        precision=args.precision,
         backend="onnx" if args.onnx else "torch",
         batch_size=args.batch_size,
         max_length=args.max_length,
@@ -127,6 +157,7 @@ def run_ray(args: argparse.Namespace) -> int:
         gpus_per_worker=args.gpus_per_worker,
         overwrite=args.overwrite,
         chunk_size=args.chunk_size,
+        part_rows=args.part_rows,
         progress=False if args.no_progress else None,
     )
     print(f"stance predict: {summary.describe()}", file=sys.stderr)
@@ -182,9 +213,7 @@ def run(args: argparse.Namespace) -> int:
         raise StanceError(f"--chunk-size must be at least 1, got {args.chunk_size}")
     if args.engine == "ray":
         return run_ray(args)
-    ray_only = [f"--{name.replace('_', '-')}" for name in RAY_ONLY if getattr(args, name) not in (None, False, 0.0)]
-    if ray_only:
-        raise StanceError(f"{', '.join(ray_only)}: only with --engine ray")
+    refuse_ray_only(args, RAY_ONLY)
     if args.format == "parquet":
         raise StanceError("--format parquet is written by --engine ray; the local engine writes jsonl, csv or table")
     if args.input and len(args.input) > 1:
@@ -193,8 +222,8 @@ def run(args: argparse.Namespace) -> int:
         args.model,
         batch_size=args.batch_size,
         max_length=args.max_length,
-        quantize=args.quantize_scope if args.quantize else False,
-        bf16=args.bf16,
+        precision=args.precision,
+        quantize=args.quantize_scope if args.precision == "int8" else False,
         backend="onnx" if args.onnx else "torch",
     )
     if args.article:

@@ -1,5 +1,6 @@
 """``stance track MODEL_DIR --input COLLECTION --output DIR [--by source|none] [--period day|week|month|quarter|year]
-[--since DATE] [--until DATE] [--target T]``
+[--since DATE] [--until DATE] [--target T] [--engine ray [--address ADDR] [--workers N] [--cpus-per-worker C]
+[--gpus-per-worker G]]``
 
 Classifies every article of a collection (JSONL, CSV/TSV or Parquet: one article a row with id, text,
 source, date and optional title and url, or sentence rows with an article id such as data/train.jsonl) and
@@ -7,13 +8,23 @@ sums the coverage up per source and period. DIR receives articles.jsonl, summary
 figures, report.html and report.md; DIR/cache keeps per-article results, so running again on a grown or
 edited collection classifies only new or changed articles. Sentence prevalence is adjusted for the
 classifier's errors when the model folder holds its held-out error matrix (stance_error_matrix.json).
+
+``--engine ray`` classifies the new or changed articles on a pool of Ray actors, as ``stance predict
+--engine ray`` does (pip install 'stance[ray]'; see docs/ray.md); the rest of the run is unchanged.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from .predict_cmd import add_rule_arguments, rule_from_args
+from .options import add_precision
+from .predict_cmd import (
+    add_engine_arguments,
+    add_rule_arguments,
+    ray_options_from_args,
+    refuse_ray_only,
+    rule_from_args,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,14 +60,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     run_group = parser.add_argument_group("running")
     run_group.add_argument("--batch-size", type=int, default=64, metavar="N")
     run_group.add_argument("--max-length", type=int, metavar="N", help="token limit (default: the model's)")
-    fast = run_group.add_mutually_exclusive_group()
-    fast.add_argument("--quantize", action="store_true", help="int8 dynamic quantization (CPU)")
-    fast.add_argument("--bf16", action="store_true", help="bfloat16 matrix products")
+    add_precision(run_group)
     run_group.add_argument("--draws", type=int, default=2000, metavar="N", help="Monte Carlo draws for intervals")
     run_group.add_argument("--seed", type=int, default=0)
     run_group.add_argument("--no-cache", action="store_true", help="classify everything; keep nothing in DIR/cache")
     run_group.add_argument("--overwrite", action="store_true", help="empty DIR first (its cache too)")
     run_group.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_engine_arguments(parser.add_argument_group("engine: where the articles are classified (see docs/ray.md)"))
     parser.set_defaults(func=run)
 
 
@@ -70,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
         raise StanceError(f"--batch-size {args.batch_size}: must be at least 1")
     if args.draws < 100:
         raise StanceError(f"--draws {args.draws}: use at least 100 for a 95% interval")
+    if args.engine == "local":
+        refuse_ray_only(args)
     columns = CollectionColumns(
         id=args.id_column,
         text=args.text_column,
@@ -98,13 +110,14 @@ def run(args: argparse.Namespace) -> int:
         split_lines=not args.no_split_lines,
         batch_size=args.batch_size,
         max_length=args.max_length,
-        quantize=args.quantize,
-        bf16=args.bf16,
+        precision=args.precision,
         draws=args.draws,
         seed=args.seed,
         overwrite=args.overwrite,
         use_cache=not args.no_cache,
         progress=False if args.no_progress else None,
+        engine=args.engine,
+        ray_options=ray_options_from_args(args) if args.engine == "ray" else None,
     )
     print(f"stance track: {result.describe()}")
     for note in result.notes:

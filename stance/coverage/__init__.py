@@ -7,7 +7,9 @@ Downstream of :mod:`stance.inference`, :mod:`stance.evaluation` and :mod:`stance
 :mod:`~stance.coverage.aggregate` sums verdicts and sentence labels per source x period, with intervals and
 the error-adjusted prevalence; :mod:`~stance.coverage.cache` keeps per-article results between runs;
 :mod:`~stance.coverage.plots` and :mod:`~stance.coverage.report` write the figures and pages;
-:mod:`~stance.coverage.tracking` holds the entry function, ``stance.coverage.track``;
+:mod:`~stance.coverage.tracking` holds the entry function, ``stance.coverage.track``, and
+:mod:`~stance.coverage.article_stage` its pass over the articles (on Ray with ``engine="ray"``:
+:mod:`~stance.coverage.distributed`, sized by ``RayOptions``);
 :mod:`~stance.coverage.scoring` measures how close the summed-up shares come to the gold ones on
 out-of-fold predictions. Loaded on first use.
 """
@@ -20,6 +22,7 @@ from typing import Any
 _EXPORTS = {
     "track": "tracking",
     "TrackResult": "tracking",
+    "RayOptions": "tracking",
     "CollectionColumns": "collection",
     "ErrorMatrix": "matrix",
     "read_error_matrix": "matrix",

@@ -5,34 +5,33 @@
 >>> result.rows[0]["verdicts"]["denying"]["share"]
 
 The collection is read twice, streaming (:mod:`stance.coverage.collection`): a first pass validates every
-row and stops on any problem before anything is written; the second classifies ``chunk_sentences``
-sentences at a time across articles, reuses what ``DIR/cache`` already holds (:mod:`stance.coverage.cache`),
-writes each article's line as it goes and adds it to the per-cell sums (:mod:`stance.coverage.aggregate`).
+row and stops on any problem before anything is written; the second (:mod:`stance.coverage.article_stage`)
+classifies ``chunk_sentences`` sentences at a time across articles, reuses what ``DIR/cache`` already holds
+(:mod:`stance.coverage.cache`), writes each article's line as it goes and adds it to the per-cell sums
+(:mod:`stance.coverage.aggregate`).
 Every output file is written under a temporary folder inside ``DIR`` and moved into place only when all are
 complete, so a failed run leaves the previous outputs (or none) — never half of them. The cache keeps
-what was classified, so an interrupted run resumes where it stopped.
+what was classified, so an interrupted run resumes where it stopped. With ``engine="ray"`` the articles the
+cache lacks are classified first, on a pool of Ray actors (:mod:`stance.coverage.distributed`); the rest of
+the run is the same.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 import shutil
-import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-import numpy as np
-
-from ..data.formats import Problems
 from ..errors import StanceError
-from ..inference.articles import AggregationRule, aggregate, split_sentences
+from ..inference.articles import AggregationRule
 from ..inference.classifier import StanceClassifier, truncation_message
+from ..inference.cluster import ModelOptions, RayOptions
 from ..labels import LABELS
 from ..layout import (
     TRACK_ARTICLES_FILE,
@@ -40,26 +39,22 @@ from ..layout import (
     TRACK_SUMMARY_JSON,
     claim_output_dir,
 )
-from ..logs import progress_enabled
-from .aggregate import DEFAULT_DRAWS, MIN_ARTICLES, Accumulator, Adjuster, clean, matrix_problem, summarise
-from .cache import ArticleCache, article_key, model_fingerprint
+from .aggregate import DEFAULT_DRAWS, MIN_ARTICLES, Adjuster, clean, matrix_problem, summarise
+from .article_stage import ArticleStage
+from .cache import ArticleCache, model_fingerprint
 from .collection import (
-    Article,
     CollectionColumns,
     check_period,
     detect_sentence_rows,
-    in_range,
-    iter_articles,
     parse_bound,
-    period_key,
     scan_collection,
 )
+from .distributed import check_engine, classify_on_ray
 from .matrix import ErrorMatrix, read_error_matrix
 
 log = logging.getLogger(__name__)
 
 BY = ("source", "none")
-SHOWN = 10  # empty articles named in the summary
 SCHEMA_VERSION = 1
 
 
@@ -89,15 +84,9 @@ class TrackResult:
             parts.append(f"{counts['empty']} empty skipped")
         if counts["outside_range"]:
             parts.append(f"{counts['outside_range']} outside the date range")
+        if run.get("ray"):
+            parts.append(run["ray"])
         return "; ".join(parts)
-
-
-@dataclass
-class _Pending:
-    article: Article
-    sentences: list[str]
-    key: str
-    probabilities: np.ndarray | None  # None until classified
 
 
 def track(
@@ -119,6 +108,7 @@ def track(
     quantize: bool | str = False,
     bf16: bool = False,
     backend: str = "torch",
+    precision: str = "auto",
     draws: int = DEFAULT_DRAWS,
     seed: int = 0,
     overwrite: bool = False,
@@ -126,11 +116,15 @@ def track(
     chunk_sentences: int = 2048,
     progress: bool | None = None,
     classifier: StanceClassifier | None = None,
+    engine: str = "local",
+    ray_options: RayOptions | None = None,
 ) -> TrackResult:
     """Classify and summarise a collection into ``output_dir`` (see the module docstring and ``stance track``).
 
     ``classifier``: an already loaded :class:`StanceClassifier` of ``model_dir`` (then the loading options
-    are not used).
+    are not used; local engine only). ``engine="ray"``: the articles the cache lacks are classified by a
+    pool of Ray actors, each loading the model with the loading options, where ``ray_options`` say
+    (default: a local Ray instance on every CPU); the model is loaded here too, for the cache's fingerprint.
     """
     started = time.monotonic()
     check_period(period)
@@ -147,6 +141,8 @@ def track(
     if not collection.is_file():
         raise StanceError(f"{collection}: collection file not found")
     rule, columns = rule or AggregationRule(), columns or CollectionColumns()
+    options = ModelOptions(quantize, bf16, backend, batch_size, max_length, precision)
+    ray_options = check_engine(engine, ray_options, options, classifier is not None)  # None: the local engine
     matrix = read_error_matrix(model_dir)  # a malformed file stops the run before any work
     mode = sentences if sentences is not None else detect_sentence_rows(collection, columns)
     scan = scan_collection(collection, columns, sentences=mode, by_source=by == "source", since=first, until=last)
@@ -159,9 +155,7 @@ def track(
     )
 
     if classifier is None:
-        classifier = StanceClassifier.from_pretrained(
-            model_dir, batch_size=batch_size, max_length=max_length, quantize=quantize, bf16=bf16, backend=backend
-        )
+        classifier = StanceClassifier.from_pretrained(model_dir, **asdict(options))
     claim = classifier.target_for(target)
     done = out.is_dir() and ((out / TRACK_SUMMARY_JSON).is_file() or (out / TRACK_CACHE_DIR).is_dir())
     claim_output_dir(out, overwrite=overwrite, resume=done and not overwrite, hint="pass --overwrite to replace it")
@@ -171,7 +165,20 @@ def track(
     cache = ArticleCache(out, enabled=use_cache)
     staging = Path(tempfile.mkdtemp(prefix=".track-", dir=out))
     try:
-        state = _Run(classifier, claim, rule, fingerprint, cache, period, chunk_sentences, split_lines, mode)
+        if ray_options is not None and not use_cache:  # the pool's answers wait for the pass in a scratch cache
+            cache = ArticleCache(staging / ".ray")
+        state = ArticleStage(classifier, claim, rule, fingerprint, cache, period, chunk_sentences, split_lines, mode)
+        if ray_options is not None:
+            state.ray = classify_on_ray(
+                state.misses(collection, columns, by == "source", first, last),
+                cache,
+                model=str(model_dir),
+                target=claim,
+                options=options,
+                ray_options=ray_options,
+                chunk=chunk_sentences,
+                progress=progress,
+            )
         with (staging / TRACK_ARTICLES_FILE).open("w", encoding="utf-8", newline="") as handle:
             state.stream(collection, columns, by == "source", first, last, handle, scan.in_range, progress)
         notes = _notes(state, matrix, claim, first, last)
@@ -208,6 +215,8 @@ def track(
                 "outside_range": state.outside,
             },
             "run": {
+                "engine": engine,
+                "ray": state.ray.describe() if state.ray else None,
                 "classified": state.classified,
                 "reused": state.reused,
                 "sentences_classified": state.sentences_classified,
@@ -229,7 +238,7 @@ def track(
 
 
 def _notes(
-    state: _Run, matrix: ErrorMatrix | None, claim: str, first: dt.date | None, last: dt.date | None
+    state: ArticleStage, matrix: ErrorMatrix | None, claim: str, first: dt.date | None, last: dt.date | None
 ) -> list[str]:
     notes: list[str] = []
     if matrix is None:
@@ -261,139 +270,12 @@ def _notes(
     return notes
 
 
-class _Run:
-    """The second pass: cache look-ups, chunked classification, article lines and cell sums."""
-
-    def __init__(
-        self,
-        classifier: StanceClassifier,
-        target: str,
-        rule: AggregationRule,
-        fingerprint: str,
-        cache: ArticleCache,
-        period: str,
-        chunk: int,
-        split_lines: bool,
-        sentence_rows: bool,
-    ) -> None:
-        self.classifier, self.target, self.rule = classifier, target, rule
-        self.fingerprint, self.cache, self.period, self.chunk = fingerprint, cache, period, chunk
-        self.split_lines, self.sentence_rows = split_lines, sentence_rows
-        self.accumulator = Accumulator()
-        self.tracked = self.empty = self.outside = self.classified = self.reused = 0
-        self.sentences_classified = self.sentences_total = self.truncated = 0
-        self.empty_where: list[str] = []
-        self.pending: list[_Pending] = []
-        self.waiting = 0  # sentences in pending still to classify
-
-    def stream(
-        self,
-        path: Path,
-        columns: CollectionColumns,
-        by_source: bool,
-        first: dt.date | None,
-        last: dt.date | None,
-        handle: IO[str],
-        total: int,
-        progress: bool | None,
-    ) -> None:
-        from tqdm.auto import tqdm
-
-        show = progress_enabled() if progress is None else progress
-        problems = Problems()
-        with tqdm(total=total, unit="article", disable=not show, file=sys.stderr, desc="tracking") as bar:
-            for article in iter_articles(path, columns, problems, sentences=self.sentence_rows, by_source=by_source):
-                if not in_range(article.date, first, last):
-                    self.outside += 1
-                    continue
-                bar.update(1)
-                self.add(article, handle)
-            self.flush(handle)
-        problems.raise_if_any(f"{path}: changed while it was being tracked")
-
-    def _sentences(self, article: Article) -> tuple[list[str], str, list[str]]:
-        """The article's sentences, and what its cache key is made of."""
-        if self.sentence_rows:
-            return list(article.sentences or []), "rows", list(article.sentences or [])
-        text, title = article.text, article.title or ""
-        whole = f"{title}\n\n{text}" if title and not text.lstrip().startswith(title) else text
-        found = [s.text for s in split_sentences(whole, split_lines=self.split_lines)]
-        return found, f"text:{int(self.split_lines)}", [whole]
-
-    def add(self, article: Article, handle: IO[str]) -> None:
-        sentences, kind, parts = self._sentences(article)
-        if not sentences:
-            self.empty += 1
-            if len(self.empty_where) < SHOWN:
-                self.empty_where.append(f"{article.id} ({article.where})")
-            return
-        key = article_key(self.fingerprint, self.target, kind, parts)
-        cached = self.cache.get(key)
-        if cached is not None and len(cached) != len(sentences):
-            cached = None  # split differently than when cached (another pysbd): classify again
-        self.pending.append(_Pending(article, sentences, key, cached))
-        if cached is None:
-            self.waiting += len(sentences)
-        if self.waiting >= self.chunk or len(self.pending) >= 4 * self.chunk:
-            self.flush(handle)
-
-    def flush(self, handle: IO[str]) -> None:
-        misses = [p for p in self.pending if p.probabilities is None]
-        if misses:
-            texts = [s for p in misses for s in p.sentences]
-            scored = self.classifier.scorer.score([self.target] * len(texts), texts)
-            self.truncated += scored.truncated
-            self.sentences_classified += len(texts)
-            start = 0
-            for p in misses:
-                p.probabilities = scored.probabilities[start : start + len(p.sentences)]
-                start += len(p.sentences)
-                self.cache.put(p.key, p.probabilities)
-        for p in self.pending:
-            self._finish(p, handle)
-        self.classified += len(misses)
-        self.reused += len(self.pending) - len(misses)
-        self.cache.commit()
-        self.pending, self.waiting = [], 0
-
-    def _finish(self, p: _Pending, handle: IO[str]) -> None:
-        probabilities = np.asarray(p.probabilities, dtype=np.float32)
-        verdict = aggregate(probabilities, self.rule)
-        predicted = probabilities.argmax(axis=1)
-        counts = np.bincount(predicted, minlength=len(LABELS))
-        article = p.article
-        key = period_key(article.date, self.period)
-        self.accumulator.add(article.source, key, verdict.label, counts)
-        self.tracked += 1
-        self.sentences_total += len(p.sentences)
-        record = {
-            "id": article.id,
-            "source": article.source,
-            "date": article.date.isoformat(),
-            "period": key,
-            "title": article.title,
-            "url": article.url,
-            "verdict": verdict.label,
-            "reason": verdict.reason,
-            "sentences": len(p.sentences),
-            "counts": {label: int(c) for label, c in zip(LABELS, counts)},
-            "deciding": [
-                {
-                    "number": i + 1,
-                    "text": p.sentences[i],
-                    "label": LABELS[int(predicted[i])],
-                    "score": round(float(probabilities[i, predicted[i]]), 6),
-                }
-                for i in verdict.deciding
-            ],
-        }
-        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-
-
 def _publish(staging: Path, out: Path) -> list[Path]:
     """Move every finished file from ``staging`` into ``out`` (replacing earlier ones)."""
     moved = []
     for path in sorted(staging.iterdir()):
+        if path.name.startswith("."):  # scratch space (the Ray engine's cache with use_cache=False)
+            continue
         target = out / path.name
         os.replace(path, target)
         moved.append(target)

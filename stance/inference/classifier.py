@@ -5,16 +5,19 @@
 'denying'
 
 Every call goes through one :class:`~stance.inference.scorer.PairScorer`: pairs tokenised once, sorted by
-length, dynamically padded per batch. Loading goes through :func:`stance.modeling.load_trained`
-(safetensors only, no remote code). The backend is chosen once, at load: PyTorch at ``float32``,
-``bf16`` (matrix products in bfloat16 under ``torch.autocast``; fast on CPUs with AVX512-BF16 or AMX) or
-``int8`` (:mod:`stance.inference.quantize`), or ONNX Runtime at float32 (``backend="onnx"``, an optional
-extra: ``pip install 'stance[onnx]'``).
+length (length-bucketed batches), dynamically padded per batch, results returned in input order. Loading goes
+through :func:`stance.modeling.load_trained` (safetensors only, no remote code). The backend is chosen once,
+at load: PyTorch at ``precision="auto"`` (the default: bfloat16 where the CPU has AMX or AVX512-BF16 or the
+GPU supports it, float32 elsewhere; :mod:`stance.inference.precision`), ``float32``, ``bf16`` (matrix
+products in bfloat16 under ``torch.autocast``) or ``int8`` (:mod:`stance.inference.quantize`), or ONNX
+Runtime at float32 (``backend="onnx"``, an optional extra: ``pip install 'stance[onnx]'``; when the export
+fails, the PyTorch backend at float32 runs instead, with one warning).
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -33,8 +36,11 @@ from .articles import (
     aggregate,
     split_sentences,
 )
+from .precision import check as check_precision
+from .precision import requested as requested_precision
 from .scorer import DEFAULT_BATCH_SIZE, Backend, PairScorer, TorchBackend
 
+log = logging.getLogger(__name__)
 DEFAULT_CHUNK_SIZE = 2048  # rows held in memory at once when streaming
 BACKENDS = ("torch", "onnx")
 
@@ -83,17 +89,23 @@ def truncation_message(count: int, total: int, max_length: int) -> str:
 
 
 def make_backend(
-    trained: TrainedModel, *, backend: str = "torch", precision: str = "float32", quantize_scope: str | None = None
+    trained: TrainedModel, *, backend: str = "torch", precision: str = "auto", quantize_scope: str | None = None
 ) -> Backend:
-    """The scoring backend for a loaded model: PyTorch at a precision, or ONNX Runtime (float32 only)."""
+    """The scoring backend for a loaded model: PyTorch at a precision (``auto`` by default), or ONNX Runtime
+    (float32 only; when the export fails, the PyTorch backend at float32 with one warning)."""
+    check_precision(precision)
     if backend not in BACKENDS:
         raise StanceError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if backend == "onnx":
-        if precision != "float32":
+        if precision not in ("auto", "float32"):
             raise StanceError("the ONNX backend runs at full precision; drop int8 quantization or bfloat16")
-        from .onnx import OnnxBackend
+        from .onnx import ExportError, OnnxBackend
 
-        return OnnxBackend.for_model(trained)
+        try:
+            return OnnxBackend.for_model(trained)
+        except ExportError as exc:
+            log.warning("%s; running the PyTorch backend at float32 instead", exc)
+            return TorchBackend(trained, "float32")
     return TorchBackend(trained, precision, quantize_scope)
 
 
@@ -110,6 +122,7 @@ class StanceClassifier:
         cls,
         path_or_hub_id: str | Path,
         *,
+        precision: str = "auto",
         quantize: bool | str = False,
         batch_size: int = DEFAULT_BATCH_SIZE,
         max_length: int | None = None,
@@ -118,20 +131,20 @@ class StanceClassifier:
     ) -> StanceClassifier:
         """Load a ``stance train`` model folder (``DIR/model``) or a compatible hub model.
 
-        ``quantize``: ``True`` for int8 dynamic quantization of the encoder's linear layers, or a scope name
-        of :data:`stance.inference.quantize.SCOPES`; ``bf16``: bfloat16 matrix products. ``max_length``
+        ``precision``: ``"auto"`` (bfloat16 where the hardware computes it natively, else float32; see
+        :mod:`stance.inference.precision`), ``"float32"``, ``"bf16"`` or ``"int8"`` (dynamic quantization
+        of the encoder's linear layers). ``bf16=True`` and ``quantize=True`` (or a scope name of
+        :data:`stance.inference.quantize.SCOPES`) are aliases of ``"bf16"`` and ``"int8"``. ``max_length``
         overrides the token limit the model was trained with. ``backend``: ``"torch"``, or ``"onnx"`` for
         ONNX Runtime at full precision (exported once into a cache, see :mod:`stance.inference.onnx`).
         """
-        if quantize and bf16:
-            raise StanceError("choose int8 quantization or bfloat16, not both")
+        precision = requested_precision(precision, quantize=quantize, bf16=bf16)
         if batch_size < 1:
             raise StanceError(f"batch size must be at least 1, got {batch_size}")
         if backend not in BACKENDS:
             raise StanceError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-        precision = "int8" if quantize else "bf16" if bf16 else "float32"
         if backend == "onnx":
-            if precision != "float32":
+            if precision not in ("auto", "float32"):
                 raise StanceError("the ONNX backend runs at full precision; drop int8 quantization or bfloat16")
             from .onnx import require_onnxruntime
 

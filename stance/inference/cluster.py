@@ -1,6 +1,5 @@
-"""The Ray side of ``--engine ray``: joining (or starting) Ray, sizing the actor pool, and what runs in Ray's
-workers: :func:`input_source` (read tasks over the one reader, each row keyed ``(file index, ordinal)``) and
-:class:`RayClassify` (a pool actor holding one :class:`~stance.inference.classifier.StanceClassifier`).
+"""The Ray side of ``--engine ray``: joining (or starting) Ray, the options of the actors and of the pool, and
+sizing the pool; what runs in Ray's workers is in :mod:`~stance.inference.actors`.
 
 :func:`plan_pool` leaves :data:`READ_RESERVE` CPUs to the read tasks (each asks :data:`READ_CPUS`): a pool
 holding every CPU starves the reads, and the job waits forever ("backpressured: ResourceBudget"). Ray is an
@@ -12,19 +11,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ..data.formats import Problems
 from ..errors import StanceError
-from ..labels import LABELS
-from .files import Columns, iter_input
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +24,6 @@ RAY_HINT = "install it with: pip install 'stance[ray]' (or pip install 'ray[data
 READ_CPUS = 0.25  # what each read task asks for
 READ_RESERVE = 0.5  # CPUs the actor pool leaves free, so reads always find room
 CONNECT_TIMEOUT = 5.0  # seconds to wait for a cluster at --address to answer
-BLOCK_ROWS = 4096  # rows per block a read task emits
 
 
 def require_ray() -> Any:
@@ -43,6 +34,41 @@ def require_ray() -> Any:
     except ImportError as exc:
         raise StanceError(f"--engine ray needs Ray Data, which is not installed; {RAY_HINT}") from exc
     return ray
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """What each actor passes to :meth:`StanceClassifier.from_pretrained` (the local engine's options)."""
+
+    quantize: bool | str = False
+    bf16: bool = False
+    backend: str = "torch"
+    batch_size: int = 64
+    max_length: int | None = None
+    precision: str = "auto"  # stance.inference.precision.CHOICES; quantize and bf16 are its aliases
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    """Where the pool runs and how it is sized (``--address``, ``--workers``, ``--cpus-per-worker``,
+    ``--gpus-per-worker``; see :func:`plan_pool`). Without ``address`` a local instance of ``num_cpus``
+    CPUs (default: every CPU) is started for the run."""
+
+    address: str | None = None
+    workers: int | None = None
+    cpus_per_worker: float | None = None
+    gpus_per_worker: float = 0.0
+    num_cpus: int | None = None
+
+
+def check_options(options: ModelOptions, gpus_per_worker: float) -> None:
+    """Refuse what the actors could not run: int8 or ONNX on GPUs, ONNX without its runtime."""
+    if gpus_per_worker and (options.quantize or options.backend == "onnx"):
+        raise StanceError("--quantize and --onnx run on CPUs; drop them or --gpus-per-worker (GPUs: float32 or --bf16)")
+    if options.backend == "onnx":
+        from .onnx import require_onnxruntime
+
+        require_onnxruntime()
 
 
 @dataclass
@@ -100,6 +126,26 @@ def plan_pool(
     count = min(workers or limit, limit)
     share = cpus_per_worker if cpus_per_worker is not None else min(1.0, math.floor(budget / count * 100) / 100)
     return Pool(count, share, gpus_per_worker, max(1, int(share)) if cpus_per_worker else 1, notes)
+
+
+def size_pool(ray: Any, options: RayOptions) -> Pool:
+    """The pool :func:`plan_pool` fits into the running cluster; its notes are logged as warnings."""
+    resources = ray.cluster_resources()
+    pool = plan_pool(
+        resources.get("CPU", 0.0),
+        resources.get("GPU", 0.0),
+        options.workers,
+        options.cpus_per_worker,
+        options.gpus_per_worker,
+    )
+    for note in pool.notes:
+        logger.warning("note: %s", note)
+    return pool
+
+
+def rows_per_call(total: int, pool: Pool, batch_size: int, chunk_size: int) -> int:
+    """Up to ``chunk_size`` rows per actor call, fewer so that every worker gets at least four calls."""
+    return max(batch_size, min(chunk_size, math.ceil(total / (pool.workers * 4))))
 
 
 def check_address(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
@@ -183,88 +229,3 @@ def ordered_quiet_data(ray: Any) -> Iterator[None]:
         context.execution_options.preserve_order, context.enable_progress_bars = saved
         for name, level in zip(names, levels):
             logging.getLogger(name).setLevel(level)
-
-
-class RayClassify:
-    """A pool actor: loads the model once, then scores batches of rows (``__call__``) in the columns it got."""
-
-    def __init__(self, model: str, options: dict[str, Any], target: str | None, threads: int, gpus: float) -> None:
-        import torch
-
-        from ..logs import quiet_libraries
-        from .classifier import StanceClassifier
-
-        torch.set_num_threads(threads)
-        quiet_libraries()
-        self.classifier = StanceClassifier.from_pretrained(model, **options)
-        backend = self.classifier.scorer.backend
-        if gpus and hasattr(backend, "model"):
-            if torch.cuda.is_available():
-                backend.model.to("cuda")
-                backend.device = torch.device("cuda")
-            else:
-                logger.warning("pid %d: torch sees no CUDA device; this worker runs on its CPU", os.getpid())
-        self.target = target
-        self.pid = os.getpid()
-
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        texts, given = batch["text"], batch["target"]
-        n = len(texts)
-        keep = [i for i in range(n) if texts[i]]
-        targets = np.full(n, "", dtype=object)
-        probabilities = np.full((n, len(LABELS)), np.nan, dtype=np.float32)
-        truncated = np.zeros(n, dtype=np.int32)
-        if keep:
-            claims = [self.classifier.target_for(given[i] or self.target) for i in keep]
-            scored = self.classifier.scorer.score(claims, [texts[i] for i in keep])
-            targets[keep], probabilities[keep] = claims, scored.probabilities
-            truncated[0] = scored.truncated  # the batch's count rides on its first row (kept or dropped with it)
-        out = {name: batch[name] for name in ("file", "ordinal", "id", "loc", "text")}
-        out.update({f"p{k}": probabilities[:, k] for k in range(len(LABELS))})
-        out.update(target=targets, truncated=truncated, pid=np.full(n, self.pid, dtype=np.int32))
-        out["limit"] = np.full(n, self.classifier.max_length, dtype=np.int32)
-        return out
-
-
-def input_source(paths: list[Path], columns: Columns) -> Any:
-    """A Ray Data datasource over ``paths`` that reads each file with the one reader, keys attached."""
-    import pyarrow as pa
-    from ray.data.datasource import FileBasedDatasource
-
-    class StanceInput(FileBasedDatasource):
-        def __init__(self) -> None:
-            super().__init__([str(p.resolve()) for p in paths])
-            self.index = {str(p.resolve()): i for i, p in enumerate(paths)}
-
-        def _read_stream(self, f: Any, path: str) -> Iterator[Any]:
-            index, problems, rows = self.index[str(Path(path).resolve())], Problems(), []
-
-            def block() -> Any:
-                return pa.table(
-                    {
-                        "file": pa.array([index] * len(rows), pa.int32()),
-                        "ordinal": pa.array([r[0] for r in rows], pa.int64()),
-                        "id": pa.array([r[1].id for r in rows], pa.string()),
-                        "loc": pa.array([r[1].where.rsplit(":", 1)[-1] for r in rows], pa.string()),
-                        "text": pa.array([r[1].text for r in rows], pa.string()),
-                        "target": pa.array([r[1].target for r in rows], pa.string()),
-                    }
-                )
-
-            for ordinal, row in enumerate(iter_input(path, columns, problems)):
-                rows.append((ordinal, row))
-                if len(rows) >= BLOCK_ROWS:
-                    yield block()
-                    rows = []
-            problems.raise_if_any(f"{path}: changed while it was being classified")
-            if rows:
-                yield block()
-
-    return StanceInput()
-
-
-def read_args(ray: Any, cpus: float) -> dict[str, Any]:
-    import inspect
-
-    named = "num_cpus" in inspect.signature(ray.data.read_datasource).parameters  # Ray >= 2.4x
-    return {"num_cpus": cpus} if named else {"ray_remote_args": {"num_cpus": cpus}}

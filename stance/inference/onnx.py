@@ -3,7 +3,9 @@
 ``StanceClassifier.from_pretrained(path, backend="onnx")`` (``stance predict ... --onnx``) exports the loaded
 classifier once with ``torch.onnx.export`` (the ``torch.export``-based exporter, dynamic batch and sequence
 axes) and runs it with ONNX Runtime on the CPU at full float32 precision, with the same length-sorted,
-dynamically padded batches as the PyTorch path. Labels are the same; scores agree to about 1e-6.
+dynamically padded batches as the PyTorch path. Labels are the same; scores agree to about 1e-6. When the
+export fails (:class:`ExportError`), ``from_pretrained`` runs the PyTorch backend at float32 instead, with one
+warning that says why; a missing ``onnxruntime``, ``onnx`` or ``onnxscript`` is an error naming the extra.
 
 The exported graph is cached under ``<cache>/onnx/<key>/model.onnx`` (:func:`stance.layout.cache_root`:
 ``$STANCE_HOME``, default ``~/.cache/stance`` or ``$XDG_CACHE_HOME/stance``), where ``key`` is a SHA-256 of the loaded
@@ -41,6 +43,11 @@ INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")  # those the tok
 EXTERNAL_DATA_BYTES = 1_500_000_000  # larger weights go to a side file (an ONNX file holds at most 2 GB)
 OPTIMIZATION_LEVELS = {"basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}
 DEFAULT_OPTIMIZATION = "basic"  # see the module docstring
+
+
+class ExportError(StanceError):
+    """The exporter could not turn the model into an ONNX graph (``from_pretrained`` then falls back to the
+    PyTorch backend with one warning; a missing package or an unwritable cache stays an error)."""
 
 
 def require_onnxruntime() -> Any:
@@ -126,9 +133,8 @@ def export_onnx(trained: TrainedModel, path: Path) -> None:
         while root.__cause__ is not None or root.__context__ is not None:
             root = root.__cause__ or root.__context__
         first = (str(root).strip().splitlines() or [""])[0][:300]
-        raise StanceError(
-            f"{trained.source}: could not export the model to ONNX ({type(root).__name__}: {first}); "
-            "use the PyTorch backend (drop --onnx)"
+        raise ExportError(
+            f"{trained.source}: could not export the model to ONNX ({type(root).__name__}: {first})"
         ) from exc
 
 

@@ -1,11 +1,12 @@
 """The one scorer of (target, text) pairs, with interchangeable backends.
 
 :class:`PairScorer` tokenises every pair once, sorts by length, pads per batch and hands each batch to a
-backend that turns padded inputs into logits: :class:`TorchBackend` (float32, bfloat16 autocast or int8
-dynamic quantization) or :class:`stance.inference.onnx.OnnxBackend` (ONNX Runtime). Softmax and the
-mapping of the model's logit columns onto :data:`~stance.labels.LABELS` happen here, once, for all.
-Pairs longer than the model reads are truncated (``longest_first``) and counted from the same
-tokenisation: only the few long pairs are tokenised a second time, to cut them.
+backend that turns padded inputs into logits: :class:`TorchBackend` (float32, bfloat16 autocast, int8
+dynamic quantization, or ``auto``: see :mod:`stance.inference.precision`) or
+:class:`stance.inference.onnx.OnnxBackend` (ONNX Runtime). Softmax and the mapping of the model's logit
+columns onto :data:`~stance.labels.LABELS` happen here, once, for all. Pairs longer than the model reads are
+truncated (``longest_first``) and counted from the same tokenisation: only the few long pairs are tokenised
+a second time, to cut them.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ import numpy as np
 from ..errors import StanceError
 from ..labels import LABELS
 from ..modeling.loading import TrainedModel
+from .precision import CHOICES, resolve
 
-PRECISIONS = ("float32", "bf16", "int8")
 DEFAULT_BATCH_SIZE = 64
 
 
@@ -35,7 +36,9 @@ class Backend(Protocol):
 
 
 class TorchBackend:
-    """The PyTorch model at float32, under bfloat16 autocast (``bf16``), or int8-quantized (``int8``)."""
+    """The PyTorch model at float32, under bfloat16 autocast (``bf16``), or int8-quantized (``int8``);
+    ``auto`` is bf16 where the device computes it natively, else float32 (:mod:`stance.inference.precision`),
+    decided for the device the model is on when it first runs (or is described)."""
 
     def __init__(
         self,
@@ -44,8 +47,8 @@ class TorchBackend:
         quantize_scope: str | None = None,
         per_channel: bool = True,
     ) -> None:
-        if precision not in PRECISIONS:
-            raise StanceError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+        if precision not in CHOICES:
+            raise StanceError(f"unknown precision {precision!r}; choose one of {', '.join(CHOICES)}")
         model = trained.model
         if precision == "int8":
             from .quantize import DEFAULT_SCOPE, quantize_model
@@ -53,13 +56,18 @@ class TorchBackend:
             quantize_scope = quantize_scope or DEFAULT_SCOPE
             model = quantize_model(model, quantize_scope, per_channel=per_channel)
         self.model = model
-        self.precision = precision
+        self.requested = precision
         self.scope = quantize_scope if precision == "int8" else None
         self.name = "torch"
         self.input_names = list(
             getattr(trained.tokenizer, "model_input_names", None) or ["input_ids", "attention_mask"]
         )
         self.device = next(model.parameters()).device
+
+    @property
+    def precision(self) -> str:
+        """What the model computes in on its current device: float32, bf16 or int8 (never ``auto``)."""
+        return resolve(self.requested, self.device)
 
     def _context(self) -> contextlib.AbstractContextManager:
         if self.precision != "bf16":
