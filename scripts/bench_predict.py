@@ -88,38 +88,6 @@ def median_rate(fn: Callable[[], Any], n: int, repeats: int) -> tuple[Any, float
     return out, statistics.median(rates)
 
 
-class OpenVinoBackend:
-    """A :class:`~stance.inference.scorer.Backend` over OpenVINO: the same model, converted from PyTorch."""
-
-    name = "openvino"
-
-    def __init__(self, trained: Any) -> None:
-        import openvino as ov
-        import torch
-
-        from stance.inference.onnx import _logits_module, input_names
-
-        self.input_names = input_names(trained)
-        example = trained.tokenizer(["a claim", "another claim"], ["a text", "a longer text"], padding=True)
-        args = tuple(torch.tensor(example[n]) for n in self.input_names)
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            graph = ov.convert_model(
-                _logits_module(trained.model.to("cpu").float(), self.input_names),
-                example_input=args,
-                input=[(ov.PartialShape([-1, -1]), ov.Type.i64)] * len(args),
-            )
-        self.compiled = ov.Core().compile_model(graph, "CPU", {"PERFORMANCE_HINT": "LATENCY"})
-        self.version = ov.__version__.split("-")[0]
-
-    def logits(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        return self.compiled([inputs[n].astype(np.int64) for n in self.input_names])[0]
-
-    def describe(self) -> str:
-        hint = self.compiled.get_property("INFERENCE_PRECISION_HINT")
-        return f"OpenVINO {self.version}, {getattr(hint, 'get_type_name', lambda: str(hint))()}"
-
-
 def peer_backends(trained: Any, onnx: bool, cache: Path) -> list[tuple[str, Any | None]]:
     """(label, backend or None when unavailable: the reason was printed) for each peer runtime."""
     peers: list[tuple[str, Any | None]] = []
@@ -127,6 +95,8 @@ def peer_backends(trained: Any, onnx: bool, cache: Path) -> list[tuple[str, Any 
         import openvino  # noqa: F401
 
         start = time.perf_counter()
+        from stance.inference.openvino import OpenVinoBackend
+
         backend = OpenVinoBackend(trained)
         peers.append((f"{backend.describe()} (convert {time.perf_counter() - start:.1f} s)", backend))
     except ImportError:

@@ -82,7 +82,7 @@ def input_names(trained: TrainedModel) -> list[str]:
     return [name for name in INPUT_NAMES if name in produced]
 
 
-def _logits_module(model: Any, names: Sequence[str]) -> Any:
+def logits_module(model: Any, names: Sequence[str]) -> Any:
     import torch
 
     class Logits(torch.nn.Module):
@@ -117,7 +117,7 @@ def export_onnx(trained: TrainedModel, path: Path) -> None:
         with warnings.catch_warnings(), _quiet_logger("torch.onnx"), torch.no_grad():
             warnings.simplefilter("ignore")
             program = torch.onnx.export(
-                _logits_module(model, names),
+                logits_module(model, names),
                 args,
                 dynamo=True,
                 verbose=False,
