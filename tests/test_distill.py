@@ -179,3 +179,34 @@ def test_bad_input_exits_2_with_the_reason(
     err = _fails(capsys, [*base, "--unlabelled", str(bad)], f"{bad}:2: row: invalid JSON")
     assert f"{bad}:3: row: invalid JSON: expected an object" in err  # every bad row at once
     assert not out.exists()  # nothing was written for any of them
+
+
+def test_adjacent_spans_join_neighbours_of_one_article_only() -> None:
+    from datasets import Dataset
+
+    from stance.data.augment import adjacent_spans
+
+    ds = Dataset.from_dict(
+        {
+            "group": ["a", "a", "a", "b", "b", "c"],
+            "target": ["T", "T", "T", "T", "U", "T"],
+            "text": ["one.", "two.", "three.", "four.", "five.", "six."],
+        }
+    )
+    assert adjacent_spans(ds) == (["T", "T"], ["one. two.", "two. three."])  # b's two rows have two targets
+
+
+def test_spans_are_teacher_labelled_rows_of_the_student(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from stance.config import load_config
+    from stance.data.augment import adjacent_spans
+    from stance.training.distill import distill
+
+    config = load_config(TINY, ["output.report=false"])
+    result = distill(config, tiny_model_dir, tmp_path / "student", spans=True, alpha=0.7)
+    spans = len(adjacent_spans(result.splits["train"])[1])
+    record = json.loads((tmp_path / "student" / "train_metrics.json").read_text())["distilled_from"]
+    assert spans > 0 and record["span_rows"] == spans and record["unlabelled_rows"] == 0
+    log = [json.loads(line) for line in (tmp_path / "student" / "train_log.jsonl").read_text().splitlines()]
+    gold = len(result.splits["train"])
+    batch = config.training.batch_size
+    assert max(r["step"] for r in log) == int(config.training.epochs) * -(-(gold + spans) // batch)

@@ -1,5 +1,6 @@
 """``stance distill TEACHER_DIR --config CONFIG --output DIR [--student embedded|NAME] [--unlabelled FILE...]
-[--swap-targets] [--temperature T] [--alpha A] [--teacher-precision float32|bf16] [--set k=v]... [--overwrite]``
+[--swap-targets] [--spans] [--temperature T] [--alpha A] [--teacher-precision float32|bf16]
+[--set k=v]... [--overwrite]``
 
 Trains a small student (the config's model.base, or --student) to match a trained teacher's probabilities:
 loss = alpha * T^2 * KL(teacher || student at temperature T) + (1 - alpha) * cross-entropy on the gold labels;
@@ -38,6 +39,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also pair each training sentence with another claim of the data, unlabelled (needs 2+ claims)",
     )
+    parser.add_argument(
+        "--spans",
+        action="store_true",
+        help="also every two neighbouring training sentences of an article joined into one text, unlabelled "
+        "(+1.4 points of test macro-F1 for the MiniLM student on the shipped corpus, two seeds)",
+    )
     parser.add_argument("--temperature", "-T", type=float, default=2.0, help="softmax temperature (default 2)")
     parser.add_argument(
         "--alpha", type=float, default=0.5, help="weight of the teacher's term, in [0, 1] (default 0.5)"
@@ -69,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         unlabelled=args.unlabelled,
         columns=Columns(text=args.text_column, target=args.target_column),
         swap_targets=args.swap_targets,
+        spans=args.spans,
         teacher_precision=args.teacher_precision,
         overwrite=args.overwrite,
     )

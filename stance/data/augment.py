@@ -29,3 +29,22 @@ def target_swap(ds: Dataset, fraction: float, seed: int) -> Dataset:
     rows["id"] = [f"{row_id}#swap" for row_id in rows["id"]]
     extra = Dataset.from_dict(rows, features=ds.features)
     return concatenate_datasets([ds, extra])
+
+
+def adjacent_spans(ds: Dataset) -> tuple[list[str], list[str]]:
+    """(targets, texts) of every two neighbouring sentences of one article joined into one text, unlabelled.
+
+    Neighbours are consecutive rows of the same ``group`` (article) and target, in file order (the order the
+    corpus keeps its sentences in). Real coverage often carries background and the claim in one long
+    sentence; a teacher can label such spans for a student (``stance distill --spans``), gold labels cannot.
+    """
+    targets: list[str] = []
+    texts: list[str] = []
+    rows = zip(ds["group"], ds["target"], ds["text"])
+    previous = next(rows, None)
+    for current in rows:
+        if previous is not None and current[:2] == previous[:2]:
+            targets.append(current[1])
+            texts.append(f"{previous[2]} {current[2]}")
+        previous = current
+    return targets, texts

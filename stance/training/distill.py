@@ -30,7 +30,7 @@ from datasets import Dataset
 from transformers import PreTrainedTokenizerBase
 
 from ..config import StanceConfig, replace
-from ..data.augment import target_swap
+from ..data.augment import adjacent_spans, target_swap
 from ..data.formats import Problems
 from ..errors import StanceError
 from ..inference.files import Columns, iter_input, scan_input
@@ -141,6 +141,7 @@ class DistillHooks(TrainingHooks):
         unlabelled: Sequence[str | Path] = (),
         columns: Columns | None = None,
         swap_targets: bool = False,
+        spans: bool = False,
         precision: str = "float32",
     ) -> None:
         self.config = config
@@ -151,6 +152,8 @@ class DistillHooks(TrainingHooks):
         self.unlabelled = [str(path) for path in unlabelled]
         self.columns = columns or Columns()
         self.swap_targets = swap_targets
+        self.spans = spans
+        self.span_rows = 0
         self.precision = precision
         self.unlabelled_rows = 0
         self.swapped_rows = 0
@@ -165,14 +168,18 @@ class DistillHooks(TrainingHooks):
         self.unlabelled_rows = len(extra_texts)
         swapped_targets, swapped_texts = self._swapped_pairs(train)
         self.swapped_rows = len(swapped_texts)
-        targets += extra_targets + swapped_targets
-        texts += extra_texts + swapped_texts
-        labels += [None] * (len(extra_texts) + len(swapped_texts))
+        span_targets, span_texts = adjacent_spans(train) if self.spans else ([], [])
+        self.span_rows = len(span_texts)
+        targets += extra_targets + swapped_targets + span_targets
+        texts += extra_texts + swapped_texts + span_texts
+        labels += [None] * (len(extra_texts) + len(swapped_texts) + len(span_texts))
         log.info(
-            "distilling: %d gold pair(s), %d unlabelled, %d with another claim; temperature %g, alpha %g",
+            "distilling: %d gold pair(s), %d unlabelled, %d with another claim, %d neighbour span(s); "
+            "temperature %g, alpha %g",
             len(train),
             self.unlabelled_rows,
             self.swapped_rows,
+            self.span_rows,
             self.temperature,
             self.alpha,
         )
@@ -233,6 +240,7 @@ class DistillHooks(TrainingHooks):
             "unlabelled_rows": self.unlabelled_rows,
             "unlabelled_files": self.unlabelled,
             "swapped_target_rows": self.swapped_rows,
+            "span_rows": self.span_rows,
             "teacher_precision": self.precision,
         }
 
@@ -330,6 +338,7 @@ def distill(
     unlabelled: Sequence[str | Path] = (),
     columns: Columns | None = None,
     swap_targets: bool = False,
+    spans: bool = False,
     teacher_precision: str = "float32",
     overwrite: bool = False,
 ) -> TrainResult:
@@ -359,10 +368,11 @@ def distill(
         unlabelled=unlabelled,
         columns=columns,
         swap_targets=swap_targets,
+        spans=spans,
         precision=teacher_precision,
     )
     del trained  # the hooks let the teacher go once it has scored the training set
-    if alpha == 0 and (unlabelled or swap_targets):
+    if alpha == 0 and (unlabelled or swap_targets or spans):
         log.warning("--alpha 0 trains on gold labels only: the unlabelled rows have no effect")
     result = train(config, output_dir, overwrite=overwrite, hooks=hooks)
     if is_main_process() and config.output.report:
