@@ -10,8 +10,9 @@ Throughput rows (pairs/s = the median of ``--repeats`` timed passes over all pai
 * teacher, ours at float32 (the reference labels) and on our fastest path (``precision="auto"``: bf16 on a
   CPU with AMX or AVX512-BF16, else float32; length-sorted batches of ``--batch-size``);
 * ``--compile``: the fastest path with ``torch.compile(dynamic=True)`` (compile time shown separately);
-* peer: OpenVINO (``pip install openvino``) running the same model converted with ``openvino.convert_model``
-  at OpenVINO's own default precision for this CPU, fed our batches; ``--onnx`` adds ONNX Runtime at float32
+* OpenVINO (``pip install 'stance[openvino]'``, :mod:`stance.inference.openvino`): the same model converted
+  with ``openvino.convert_model``, at OpenVINO's own default precision for this CPU, fed our batches;
+  ``--onnx`` adds ONNX Runtime at float32
   (``pip install 'stance[onnx]'``); a runtime that is missing or fails to convert prints why and is skipped;
 * student (``--student DIR``, default runs/distilled/model when present): float32 and fastest path, and peer;
 * ``--quantize``: the int8 variants of :mod:`stance.inference.quantize` on the teacher.
@@ -91,20 +92,16 @@ def median_rate(fn: Callable[[], Any], n: int, repeats: int) -> tuple[Any, float
 def peer_backends(trained: Any, onnx: bool, cache: Path) -> list[tuple[str, Any | None]]:
     """(label, backend or None when unavailable: the reason was printed) for each peer runtime."""
     peers: list[tuple[str, Any | None]] = []
-    try:
-        import openvino  # noqa: F401
+    from stance.errors import StanceError
+    from stance.inference.openvino import OpenVinoBackend
 
+    try:  # a missing package or a failed conversion is one StanceError naming it
         start = time.perf_counter()
-        from stance.inference.openvino import OpenVinoBackend
-
         backend = OpenVinoBackend(trained)
         peers.append((f"{backend.describe()} (convert {time.perf_counter() - start:.1f} s)", backend))
-    except ImportError:
-        print("  OpenVINO skipped: not installed (pip install openvino; optimum-intel needs transformers<5.6)")
-    except Exception as exc:  # noqa: BLE001 - a peer that cannot convert is reported, not fatal
-        print(f"  OpenVINO skipped: the conversion failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})")
+    except StanceError as exc:
+        print(f"  OpenVINO skipped: {exc}")
     if onnx:
-        from stance.errors import StanceError
         from stance.inference.onnx import OnnxBackend
 
         try:

@@ -25,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -79,17 +80,22 @@ def _write_jsonl(ds: Any, path: Path) -> str:
     return str(path)
 
 
+def fold_config(config: StanceConfig, train: Any, folder: Path) -> StanceConfig:
+    """``config`` training on ``train``, written as JSON lines into ``folder`` once (every system of a fold
+    reads the same file); the dev part is a grouped ``data.dev_fraction`` slice of it, or none."""
+    path = folder / "train.jsonl"
+    if not path.is_file():
+        _write_jsonl(train, path)
+    data = {"train": str(path), "dev": None, "test": None, "group_column": "group"}
+    return replace(config, data=data, output={"report": False})
+
+
 def train_config(config: StanceConfig, train: Any, folder: Path, output: Path | None = None) -> Path:
-    """Train ``config`` on ``train`` (written as JSON lines into ``folder``; the dev part is a grouped
-    ``data.dev_fraction`` slice of it, or none) into ``output`` (default ``folder/run``); the model folder."""
+    """Train ``config`` on ``train`` (see :func:`fold_config`) into ``output`` (default ``folder/run``);
+    the model folder."""
     from stance.training.trainer import train as train_model
 
-    config = replace(
-        config,
-        data={"train": _write_jsonl(train, folder / "train.jsonl"), "dev": None, "test": None, "group_column": "group"},
-        output={"report": False},
-    )
-    return train_model(config, output or folder / "run").model_dir
+    return train_model(fold_config(config, train, folder), output or folder / "run").model_dir
 
 
 class Student(NamedTuple):
@@ -105,13 +111,8 @@ def distill_config(student: Student, teacher: Path, train: Any, folder: Path) ->
     """Distil ``student.config`` from the ``teacher`` model folder on ``train``; the student's model folder."""
     from stance.training.distill import distill
 
-    config = replace(
-        student.config,
-        data={"train": _write_jsonl(train, folder / "train.jsonl"), "dev": None, "test": None, "group_column": "group"},
-        output={"report": False},
-    )
     return distill(
-        config,
+        fold_config(student.config, train, folder),
         teacher,
         folder / "distilled",
         temperature=student.temperature,
@@ -160,26 +161,20 @@ def run_fold(
         raise StanceError("the distilled system learns from the fold's config model: add config to --systems")
     gold = gold_ids(test)
     out: dict[str, dict] = {}
+
+    def timed(name: str, model_dir: Callable[[], Path]) -> None:
+        started = time.perf_counter()
+        pred = score_config(model_dir(), test)
+        out[name] = _report(fold, name, {**compute_metrics(pred, gold), "seconds": time.perf_counter() - started})
+
     with tempfile.TemporaryDirectory() as tmp:
+        folder, teacher = Path(tmp), Path(tmp) / "run"
         if "config" in systems:
-            started = time.perf_counter()
-            teacher = train_config(config, train, Path(tmp))
-            pred = score_config(teacher, test)
-            out["config"] = _report(
-                fold, "config", {**compute_metrics(pred, gold), "seconds": time.perf_counter() - started}
-            )
+            timed("config", lambda: train_config(config, train, folder, teacher))
         if "student" in systems:
-            started = time.perf_counter()
-            pred = score_config(train_config(student.config, train, Path(tmp), Path(tmp) / "student"), test)
-            out["student"] = _report(
-                fold, "student", {**compute_metrics(pred, gold), "seconds": time.perf_counter() - started}
-            )
+            timed("student", lambda: train_config(student.config, train, folder, folder / "student"))
         if "distilled" in systems:
-            started = time.perf_counter()
-            pred = score_config(distill_config(student, teacher, train, Path(tmp)), test)
-            out["distilled"] = _report(
-                fold, "distilled", {**compute_metrics(pred, gold), "seconds": time.perf_counter() - started}
-            )
+            timed("distilled", lambda: distill_config(student, teacher, train, folder))
     if "naive" in systems:
         started = time.perf_counter()
         run = train_naive(train, None, config.model.base, epochs=3, max_length=128, seed=seed)

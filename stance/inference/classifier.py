@@ -88,18 +88,33 @@ def truncation_message(count: int, total: int, max_length: int) -> str:
     )
 
 
-def make_backend(
-    trained: TrainedModel, *, backend: str = "torch", precision: str = "auto", quantize_scope: str | None = None
-) -> Backend:
-    """The scoring backend for a loaded model: PyTorch at a precision (``auto`` by default), ONNX Runtime
-    (float32 only) or OpenVINO (auto, float32 or bf16); when an export or conversion fails, the PyTorch
-    backend, with one warning."""
+def check_backend(backend: str, precision: str) -> None:
+    """Refuse a backend that does not exist, cannot run at ``precision`` or is not installed, before any work."""
     check_precision(precision)
     if backend not in BACKENDS:
         raise StanceError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if backend == "onnx":
         if precision not in ("auto", "float32"):
             raise StanceError("the ONNX backend runs at full precision; drop int8 quantization or bfloat16")
+        from .onnx import require_onnxruntime
+
+        require_onnxruntime()
+    if backend == "openvino":
+        if precision == "int8":
+            raise StanceError("the OpenVINO backend runs at float32 or bf16; drop int8 quantization")
+        from .openvino import require_openvino
+
+        require_openvino()
+
+
+def make_backend(
+    trained: TrainedModel, *, backend: str = "torch", precision: str = "auto", quantize_scope: str | None = None
+) -> Backend:
+    """The scoring backend for a loaded model: PyTorch at a precision (``auto`` by default), ONNX Runtime
+    (float32 only) or OpenVINO (auto, float32 or bf16); when an export or conversion fails, the PyTorch
+    backend, with one warning."""
+    check_backend(backend, precision)
+    if backend == "onnx":
         from .onnx import ExportError, OnnxBackend
 
         try:
@@ -151,20 +166,7 @@ class StanceClassifier:
         precision = requested_precision(precision, quantize=quantize, bf16=bf16)
         if batch_size < 1:
             raise StanceError(f"batch size must be at least 1, got {batch_size}")
-        if backend not in BACKENDS:
-            raise StanceError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-        if backend == "onnx":
-            if precision not in ("auto", "float32"):
-                raise StanceError("the ONNX backend runs at full precision; drop int8 quantization or bfloat16")
-            from .onnx import require_onnxruntime
-
-            require_onnxruntime()  # fail before loading anything
-        if backend == "openvino":
-            if precision == "int8":
-                raise StanceError("the OpenVINO backend runs at float32 or bf16; drop int8 quantization")
-            from .openvino import require_openvino
-
-            require_openvino()
+        check_backend(backend, precision)  # fail before loading anything
         trained = load_trained(path_or_hub_id, max_length=max_length)
         scope = quantize if isinstance(quantize, str) else None
         return cls(

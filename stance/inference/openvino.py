@@ -84,7 +84,7 @@ class OpenVinoBackend:
         self.version = ov.__version__.split("-")[0]
 
     def logits(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        return np.asarray(self.compiled([inputs[name].astype(np.int64) for name in self.input_names])[0])
+        return np.asarray(self.compiled([np.asarray(inputs[name], dtype=np.int64) for name in self.input_names])[0])
 
     def describe(self) -> str:
         """``openvino-<precision it computes in>``, e.g. ``openvino-bf16`` (part of track's cache key)."""
