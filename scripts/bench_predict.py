@@ -7,19 +7,21 @@
 Throughput rows (pairs/s = the median of ``--repeats`` timed passes over all pairs, after a warm-up):
 
 * naive: ``pipeline("text-classification", model=TEACHER, batch_size=32)`` over the pairs in input order;
-* teacher, ours at float32 (the reference labels) and on our fastest path (``precision="auto"``: bf16 on a
-  CPU with AMX or AVX512-BF16, else float32; length-sorted batches of ``--batch-size``);
+* teacher, ours at float32 (the reference labels), on PyTorch at ``precision="auto"`` (bf16 on a CPU with AMX
+  or AVX512-BF16, else float32; length-sorted batches of ``--batch-size``), and on the default path
+  (``StanceClassifier.from_pretrained(DIR)``: ``backend="auto"``, OpenVINO at bf16 on such a CPU, else the
+  PyTorch row again; :mod:`stance.inference.backends`);
 * ``--compile``: the fastest path with ``torch.compile(dynamic=True)`` (compile time shown separately);
-* OpenVINO (``pip install 'stance[openvino]'``, :mod:`stance.inference.openvino`): the same model converted
-  with ``openvino.convert_model``, at OpenVINO's own default precision for this CPU, fed our batches;
-  ``--onnx`` adds ONNX Runtime at float32
+* OpenVINO asked for explicitly (:mod:`stance.inference.openvino`; conversion into a scratch cache, timed): at
+  the package's automatic precision, fed our batches, so a CPU where ``auto`` picks PyTorch shows what
+  OpenVINO would give there; ``--onnx`` adds ONNX Runtime at float32
   (``pip install 'stance[onnx]'``); a runtime that is missing or fails to convert prints why and is skipped;
-* student (``--student DIR``, default runs/distilled/model when present): float32 and fastest path, and peer;
+* student (``--student DIR``, default runs/distilled/model when present): the same rows;
 * ``--quantize``: the int8 variants of :mod:`stance.inference.quantize` on the teacher.
 
 Each row: pairs/s, ratio to naive, label agreement with the teacher's float32 labels, with the row model's
 own float32 labels, and macro-F1 on the gold labels of ``--test`` (data/test.jsonl). Then latency on the
-fastest path: one sentence (``predict``) and one 20-sentence article (``predict_article``), warm = p50/p95
+default path: one sentence (``predict``) and one 20-sentence article (``predict_article``), warm = p50/p95
 of ``--latency-repeats`` calls, cold = the first call after loading the model (one fresh load per model and
 input kind, so a single sample, not a percentile). Data: ``corpus`` = every sentence of data/*.jsonl with
 its target (``--n`` cycles or cuts them to N pairs); ``emergent`` = ../shared/datasets/emergent/train.jsonl.
@@ -90,14 +92,14 @@ def median_rate(fn: Callable[[], Any], n: int, repeats: int) -> tuple[Any, float
 
 
 def peer_backends(trained: Any, onnx: bool, cache: Path) -> list[tuple[str, Any | None]]:
-    """(label, backend or None when unavailable: the reason was printed) for each peer runtime."""
+    """(label, backend or None when unavailable: the reason was printed) for each other runtime."""
     peers: list[tuple[str, Any | None]] = []
     from stance.errors import StanceError
     from stance.inference.openvino import OpenVinoBackend
 
     try:  # a missing package or a failed conversion is one StanceError naming it
         start = time.perf_counter()
-        backend = OpenVinoBackend(trained)
+        backend = OpenVinoBackend(trained, cache=cache)
         peers.append((f"{backend.describe()} (convert {time.perf_counter() - start:.1f} s)", backend))
     except StanceError as exc:
         print(f"  OpenVINO skipped: {exc}")
@@ -113,6 +115,11 @@ def peer_backends(trained: Any, onnx: bool, cache: Path) -> list[tuple[str, Any 
     return peers
 
 
+def describe(clf: Any) -> str:
+    backend = clf.scorer.backend
+    return backend.describe() if hasattr(backend, "describe") else backend.name
+
+
 def latency(
     model_dir: str, name: str, sentence: tuple[str, str], article: tuple[str, str], repeats: int
 ) -> list[dict[str, Any]]:
@@ -126,7 +133,7 @@ def latency(
     figures = []
     for kind, call in calls.items():
         start = time.perf_counter()
-        clf = StanceClassifier.from_pretrained(model_dir)  # the fastest path: precision auto
+        clf = StanceClassifier.from_pretrained(model_dir)  # the default path: backend and precision auto
         loaded = time.perf_counter()
         out = call(clf)
         cold = time.perf_counter() - loaded
@@ -235,15 +242,18 @@ def main() -> None:
     name = f"teacher, ours float32 (sorted batches of {args.batch_size})"
     report(Row(name, ours32_rate, 1.0, 1.0, ours32_f1))
     fast = StanceClassifier(teacher32.trained, TorchBackend(teacher32.trained, "auto"), batch_size=args.batch_size)
-    measure(f"teacher, ours fastest path (auto: {fast.scorer.backend.describe()})", fast, reference)
+    measure(f"teacher, ours PyTorch (precision auto: {fast.scorer.backend.describe()})", fast, reference)
     del fast
+    default = StanceClassifier.from_pretrained(args.model, batch_size=args.batch_size)
+    measure(f"teacher, ours default ({default.backend}, {describe(default)})", default, reference)
+    del default
     if args.compile:
         bench_compile(teacher32.trained, args.batch_size, measure, reference, (texts, targets))
     with tempfile.TemporaryDirectory() as cache:
         if not args.no_peer:
             for label, backend in peer_backends(teacher32.trained, args.onnx, Path(cache)):
                 peer = StanceClassifier(teacher32.trained, backend, batch_size=args.batch_size)
-                measure(f"teacher, peer: {label}", peer, reference)
+                measure(f"teacher, explicit {label}", peer, reference)
         if args.quantize:
             for scope, per_channel in VARIANTS:
                 backend = TorchBackend(teacher32.trained, "int8", quantize_scope=scope, per_channel=per_channel)
@@ -256,15 +266,17 @@ def main() -> None:
             report(Row("student, ours float32", rate, float((own == reference).mean()), 1.0, f1))
             backend = TorchBackend(student32.trained, "auto")
             student = StanceClassifier(student32.trained, backend, batch_size=args.batch_size)
-            measure(f"student, ours fastest path (auto: {backend.describe()})", student, own)
+            measure(f"student, ours PyTorch (precision auto: {backend.describe()})", student, own)
+            student = StanceClassifier.from_pretrained(args.student, batch_size=args.batch_size)
+            measure(f"student, ours default ({student.backend}, {describe(student)})", student, own)
             if not args.no_peer:
                 for label, backend in peer_backends(student32.trained, args.onnx, Path(cache)):
                     peer = StanceClassifier(student32.trained, backend, batch_size=args.batch_size)
-                    measure(f"student, peer: {label}", peer, own)
+                    measure(f"student, explicit {label}", peer, own)
         else:
             print("  student rows skipped: no --student DIR (default runs/distilled/model, absent)")
 
-    # -- latency on the fastest path
+    # -- latency on the default path
     middle = sorted(range(len(test)), key=lambda i: len(test_texts[i]))[len(test) // 2]
     sentence = (test_targets[middle], test_texts[middle])
     article = (test_targets[0], "\n".join(test_texts[:ARTICLE_SENTENCES]))  # one a line: 20 sentences

@@ -14,7 +14,9 @@ must run too; ``--swap-targets`` adds each training headline paired with another
 
 Emergent labels the headline writer's own stance (attributed claims are ``neutral`` there), unlike the
 shipped corpus; the two are never mixed in one training set. ``--cross-policy MODEL_DIR`` additionally
-scores a model trained on the shipped corpus on the whole file, as a separate figure.
+scores a model trained on the shipped corpus on the whole file, as a separate figure. ``--headline-only``
+is the ablation that replaces every claim by one constant, in training and test alike: what the pair adds is
+the difference to the same run without it, on the same folds and seed.
 """
 
 from __future__ import annotations
@@ -54,6 +56,14 @@ def read_benchmark(path: Path) -> Any:
     for item in problems.items:
         print(f"note: {item} (kept in the test folds, left out of training)")
     return ds
+
+
+HEADLINE_ONLY_TARGET = "claim"
+
+
+def headline_only(ds: Any) -> Any:
+    """``ds`` with every target replaced by one constant: the model sees the headline alone."""
+    return ds.map(lambda _: {"target": HEADLINE_ONLY_TARGET})
 
 
 def _key(target: str, text: str) -> tuple[str, str]:
@@ -288,6 +298,11 @@ def main(argv: list[str] | None = None) -> int:
         help="also score this model (e.g. runs/default/model, trained on the shipped corpus) on "
         "the whole file, as a separate figure",
     )
+    parser.add_argument(
+        "--headline-only",
+        action="store_true",
+        help="ablation: replace every claim by one constant (train and test), so only the headline is read",
+    )
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--student-config", help="the student and distilled systems' config, e.g. configs/fast.yaml")
     parser.add_argument("--temperature", type=float, default=2.0, help="distillation temperature (default 2)")
@@ -316,7 +331,13 @@ def main(argv: list[str] | None = None) -> int:
                 student_config = replace(student_config, training={"seed": args.train_seed})
             student = Student(student_config, args.temperature, args.alpha, args.swap_targets)
         ds = read_benchmark(args.data)
-        print(f"{args.data}: {len(ds)} pairs, {len(set(ds['group']))} claims; config {args.config}", flush=True)
+        if args.headline_only:
+            ds = headline_only(ds)
+        print(
+            f"{args.data}: {len(ds)} pairs, {len(set(ds['group']))} claims; config {args.config}"
+            + (" (headline only: every claim replaced by a constant)" if args.headline_only else ""),
+            flush=True,
+        )
         if not args.no_cv:
             summarise(
                 cross_validate(config, ds, args.folds, args.systems, args.seed, args.only_folds, naive_seed, student)

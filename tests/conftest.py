@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -46,3 +47,24 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory):
 def tiny_model_dir(tiny_run) -> Path:
     """The `model/` folder of :func:`tiny_run`: a standard Hugging Face model folder."""
     return tiny_run.model_dir
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def stance_log():
+    """The ``stance`` logger's records, whether or not the CLI has turned its propagation off."""
+    logger = logging.getLogger("stance")
+    level, handler = logger.level, _Records()
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(level)

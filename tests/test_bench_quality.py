@@ -157,3 +157,16 @@ def test_distilled_without_its_teacher_is_one_clear_error(bench, emergent_like: 
     assert "add config to --systems" in capsys.readouterr().err
     assert bench.main(args) == 2
     assert "--student-config" in capsys.readouterr().err
+
+
+def test_headline_only_ablation_replaces_every_claim_in_train_and_test(bench, emergent_like: Path, capsys) -> None:
+    ds = bench.read_benchmark(emergent_like)
+    ablated = bench.headline_only(ds)
+    assert set(ablated["target"]) == {bench.HEADLINE_ONLY_TARGET}
+    assert ablated["text"] == ds["text"] and ablated["group"] == ds["group"]  # same folds, same headlines
+    code = bench.main(
+        [str(TINY), "--data", str(emergent_like), "--folds", "2", "--systems", "majority", "--headline-only"]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "headline only: every claim replaced by a constant" in out and "fold 2/2 majority" in out

@@ -12,6 +12,13 @@ from stance import StanceClassifier
 from stance.cli import main
 from stance.errors import StanceError
 
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path, monkeypatch) -> None:
+    """Each test converts into its own cache (a conversion cached by another test would hide a failure)."""
+    monkeypatch.setenv("STANCE_HOME", str(tmp_path / "cache"))
+
+
 SENTENCES = [
     "Russia will deliver four Mi-35M helicopters to Pakistan this year",
     "Moscow denied any arms deal with Islamabad.",

@@ -18,35 +18,16 @@ SENTENCES = ["Russia will deliver four Mi-35M helicopters to Pakistan this year"
 
 @pytest.fixture
 def cpu(monkeypatch: pytest.MonkeyPatch):
-    """Set what the CPU probe says (``cpu(True)``: AMX/AVX512-BF16), with the test suite's pin lifted."""
+    """Set what the CPU probe says (``cpu(True)``: AMX/AVX512-BF16), with the test suite's pin lifted; the
+    backend stays PyTorch (on such a CPU ``backend="auto"`` is OpenVINO: tests/test_backends.py)."""
     monkeypatch.delenv(precision.ENVIRONMENT, raising=False)
+    monkeypatch.setenv("STANCE_BACKEND", "torch")
     monkeypatch.setattr(precision, "_announced", set())
 
     def say(fast: bool) -> None:
         monkeypatch.setattr(precision, "cpu_has_fast_bf16", lambda: fast)
 
     return say
-
-
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture
-def stance_log():
-    """The ``stance`` logger's records, whether or not the CLI has turned its propagation off."""
-    logger = logging.getLogger("stance")
-    level, handler = logger.level, _Records()
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    yield handler
-    logger.removeHandler(handler)
-    logger.setLevel(level)
 
 
 def test_auto_is_bf16_only_where_the_cpu_computes_it_natively(cpu, tiny_model_dir, stance_log):

@@ -1,5 +1,6 @@
 """Options several commands share, defined once: ``--set SECTION.KEY=VALUE`` config overrides and the
-inference precision (``--precision`` with its aliases ``--bf16`` and ``--quantize``)."""
+inference precision (``--precision`` with its aliases ``--bf16`` and ``--quantize``) and backend (``--backend``
+with its aliases ``--openvino`` and ``--onnx``)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ def add_overrides(parser: argparse.ArgumentParser, example: str = "training.epoc
 
 
 PRECISION_CHOICES = ("auto", "float32", "bf16", "int8")  # stance.inference.precision.CHOICES (the CLI starts fast)
+BACKEND_CHOICES = ("auto", "torch", "onnx", "openvino")  # stance.inference.backends.CHOICES
 
 
 def add_precision(group: argparse._ActionsContainer) -> argparse._MutuallyExclusiveGroup:
@@ -40,3 +42,22 @@ def add_precision(group: argparse._ActionsContainer) -> argparse._MutuallyExclus
     )
     fast.add_argument("--bf16", action="store_const", const="bf16", dest="precision", help="alias of --precision bf16")
     return fast
+
+
+def add_backend(group: argparse._ActionsContainer, fast: argparse._MutuallyExclusiveGroup) -> None:
+    """``--backend auto|torch|onnx|openvino`` (default auto) into ``args.backend``, and its aliases ``--openvino``
+    and ``--onnx`` in ``fast`` (:func:`add_precision`'s group: they take no precision flag beside them)."""
+    group.add_argument(
+        "--backend",
+        choices=BACKEND_CHOICES,
+        default="auto",
+        help="auto (default): OpenVINO on a CPU with AMX or AVX512-BF16 at precision auto or bf16 (1.4-1.5x "
+        "the PyTorch bf16 path there; converted once per model into $STANCE_HOME, default ~/.cache/stance), "
+        "PyTorch everywhere else; the choice is logged and STANCE_BACKEND pins it. torch: PyTorch at "
+        "--precision. onnx: ONNX Runtime at float32 (pip install 'stance[onnx]'). openvino: OpenVINO at "
+        "float32 or bf16. A failed export or conversion runs PyTorch instead, with a warning",
+    )
+    fast.add_argument(
+        "--openvino", action="store_const", const="openvino", dest="backend", help="alias of --backend openvino"
+    )
+    fast.add_argument("--onnx", action="store_const", const="onnx", dest="backend", help="alias of --backend onnx")

@@ -1,5 +1,6 @@
 """``stance predict MODEL_DIR (--text T ... | --input FILE | --article FILE ...) [--output FILE]
-[--format jsonl|csv|table] [--batch-size N] [--precision auto|float32|bf16|int8 | --openvino | --onnx] [--target T]
+[--format jsonl|csv|table] [--batch-size N] [--precision auto|float32|bf16|int8]
+[--backend auto|torch|onnx|openvino] [--target T]
 [--engine ray [--address ADDR] [--workers N] [--cpus-per-worker C] [--gpus-per-worker G] [--overwrite]
 [--part-rows N]]``
 
@@ -10,6 +11,8 @@ docs/ray.md).
 Precision (``--precision``, default ``auto``): bfloat16 where the hardware computes it natively (CPUs with
 AMX or AVX512-BF16, CUDA GPUs with bf16 support), float32 elsewhere; ``--bf16`` and ``--quantize`` are
 aliases of ``--precision bf16`` and ``--precision int8``. Pairs are sorted by length into batches either way.
+Backend (``--backend``, default ``auto``): OpenVINO on a CPU with AMX or AVX512-BF16 (converted once per model
+and cached), PyTorch elsewhere; ``--openvino`` and ``--onnx`` are aliases (see stance.inference.backends).
 
 An article's verdict is supportive, denying, neutral or mixed (both sides in substance; ``--mixed-share``,
 ``--min-side``, ``--no-mixed``); see stance.inference.articles.AggregationRule for the rule."""
@@ -20,7 +23,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from .options import add_precision
+from .options import add_backend, add_precision
 
 if TYPE_CHECKING:
     from ..inference.articles import AggregationRule
@@ -58,20 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, default=64, metavar="N")
     parser.add_argument("--max-length", type=int, metavar="N", help="token limit (default: the model's)")
     fast = add_precision(parser)
-    fast.add_argument(
-        "--openvino",
-        action="store_true",
-        help="run with OpenVINO (pip install 'stance[openvino]'), converted at load, at its automatic "
-        "precision (bf16 on CPUs with AMX or AVX512-BF16, else float32): 1.4-1.5x the PyTorch bf16 path on "
-        "an AMX CPU (README, speed); if the conversion fails, the PyTorch backend runs instead, with a warning",
-    )
-    fast.add_argument(
-        "--onnx",
-        action="store_true",
-        help="run with ONNX Runtime at full precision (pip install 'stance[onnx]'); the model is "
-        "exported once into $STANCE_HOME (default ~/.cache/stance); if the export fails, the PyTorch "
-        "backend runs at float32 instead, with a warning",
-    )
+    add_backend(parser, fast)
     parser.add_argument(
         "--quantize-scope",
         choices=("encoder", "ffn", "all"),
@@ -146,7 +136,7 @@ def run_ray(args: argparse.Namespace) -> int:
     options = ModelOptions(
         quantize=args.quantize_scope if args.precision == "int8" else False,
         precision=args.precision,
-        backend="onnx" if args.onnx else "openvino" if args.openvino else "torch",
+        backend=args.backend,
         batch_size=args.batch_size,
         max_length=args.max_length,
     )
@@ -231,7 +221,7 @@ def run(args: argparse.Namespace) -> int:
         max_length=args.max_length,
         precision=args.precision,
         quantize=args.quantize_scope if args.precision == "int8" else False,
-        backend="onnx" if args.onnx else "openvino" if args.openvino else "torch",
+        backend=args.backend,
     )
     if args.article:
         rule = rule_from_args(args)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 
-from .options import add_precision
+from .options import add_backend, add_precision
 from .predict_cmd import (
     add_engine_arguments,
     add_rule_arguments,
@@ -60,7 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     run_group = parser.add_argument_group("running")
     run_group.add_argument("--batch-size", type=int, default=64, metavar="N")
     run_group.add_argument("--max-length", type=int, metavar="N", help="token limit (default: the model's)")
-    add_precision(run_group)
+    add_backend(run_group, add_precision(run_group))
     run_group.add_argument("--draws", type=int, default=2000, metavar="N", help="Monte Carlo draws for intervals")
     run_group.add_argument("--seed", type=int, default=0)
     run_group.add_argument("--no-cache", action="store_true", help="classify everything; keep nothing in DIR/cache")
@@ -111,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         max_length=args.max_length,
         precision=args.precision,
+        backend=args.backend,
         draws=args.draws,
         seed=args.seed,
         overwrite=args.overwrite,

@@ -31,7 +31,7 @@ from typing import Any
 from ..errors import StanceError
 from ..inference.articles import AggregationRule
 from ..inference.classifier import StanceClassifier, truncation_message
-from ..inference.cluster import ModelOptions, RayOptions
+from ..inference.cluster import ModelOptions, RayOptions, worker_options
 from ..labels import LABELS
 from ..layout import (
     TRACK_ARTICLES_FILE,
@@ -107,7 +107,7 @@ def track(
     max_length: int | None = None,
     quantize: bool | str = False,
     bf16: bool = False,
-    backend: str = "torch",
+    backend: str = "auto",
     precision: str = "auto",
     draws: int = DEFAULT_DRAWS,
     seed: int = 0,
@@ -143,6 +143,8 @@ def track(
     rule, columns = rule or AggregationRule(), columns or CollectionColumns()
     options = ModelOptions(quantize, bf16, backend, batch_size, max_length, precision)
     ray_options = check_engine(engine, ray_options, options, classifier is not None)  # None: the local engine
+    if ray_options is not None:  # loaded here too (the cache's fingerprint): the same backend as the actors
+        options = worker_options(options, ray_options.gpus_per_worker)
     matrix = read_error_matrix(model_dir)  # a malformed file stops the run before any work
     mode = sentences if sentences is not None else detect_sentence_rows(collection, columns)
     scan = scan_collection(collection, columns, sentences=mode, by_source=by == "source", since=first, until=last)

@@ -7,11 +7,13 @@
 Every call goes through one :class:`~stance.inference.scorer.PairScorer`: pairs tokenised once, sorted by
 length (length-bucketed batches), dynamically padded per batch, results returned in input order. Loading goes
 through :func:`stance.modeling.load_trained` (safetensors only, no remote code). The backend is chosen once,
-at load: PyTorch at ``precision="auto"`` (the default: bfloat16 where the CPU has AMX or AVX512-BF16 or the
-GPU supports it, float32 elsewhere; :mod:`stance.inference.precision`), ``float32``, ``bf16`` (matrix
-products in bfloat16 under ``torch.autocast``) or ``int8`` (:mod:`stance.inference.quantize`), or ONNX
-Runtime at float32 (``backend="onnx"``, an optional extra: ``pip install 'stance[onnx]'``; when the export
-fails, the PyTorch backend at float32 runs instead, with one warning).
+at load (``backend="auto"``, the default, is OpenVINO on a CPU with AMX or AVX512-BF16 where it is installed,
+else PyTorch; :mod:`stance.inference.backends`): PyTorch at ``precision="auto"`` (the default: bfloat16 where
+the CPU has AMX or AVX512-BF16 or the GPU supports it, float32 elsewhere; :mod:`stance.inference.precision`),
+``float32``, ``bf16`` (matrix products in bfloat16 under ``torch.autocast``) or ``int8``
+(:mod:`stance.inference.quantize`), or ONNX Runtime at float32 (``backend="onnx"``, an optional extra: ``pip
+install 'stance[onnx]'``), or OpenVINO (``backend="openvino"``); when an export fails, the PyTorch backend
+runs instead, with one warning.
 """
 
 from __future__ import annotations
@@ -36,13 +38,12 @@ from .articles import (
     aggregate,
     split_sentences,
 )
-from .precision import check as check_precision
+from .backends import check_backend, make_backend
 from .precision import requested as requested_precision
-from .scorer import DEFAULT_BATCH_SIZE, Backend, PairScorer, TorchBackend
+from .scorer import DEFAULT_BATCH_SIZE, Backend, PairScorer
 
 log = logging.getLogger(__name__)
 DEFAULT_CHUNK_SIZE = 2048  # rows held in memory at once when streaming
-BACKENDS = ("torch", "onnx", "openvino")
 
 
 class TruncationWarning(UserWarning):
@@ -88,50 +89,6 @@ def truncation_message(count: int, total: int, max_length: int) -> str:
     )
 
 
-def check_backend(backend: str, precision: str) -> None:
-    """Refuse a backend that does not exist, cannot run at ``precision`` or is not installed, before any work."""
-    check_precision(precision)
-    if backend not in BACKENDS:
-        raise StanceError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    if backend == "onnx":
-        if precision not in ("auto", "float32"):
-            raise StanceError("the ONNX backend runs at full precision; drop int8 quantization or bfloat16")
-        from .onnx import require_onnxruntime
-
-        require_onnxruntime()
-    if backend == "openvino":
-        if precision == "int8":
-            raise StanceError("the OpenVINO backend runs at float32 or bf16; drop int8 quantization")
-        from .openvino import require_openvino
-
-        require_openvino()
-
-
-def make_backend(
-    trained: TrainedModel, *, backend: str = "torch", precision: str = "auto", quantize_scope: str | None = None
-) -> Backend:
-    """The scoring backend for a loaded model: PyTorch at a precision (``auto`` by default), ONNX Runtime
-    (float32 only) or OpenVINO (auto, float32 or bf16); when an export or conversion fails, the PyTorch
-    backend, with one warning."""
-    check_backend(backend, precision)
-    if backend == "onnx":
-        from .onnx import ExportError, OnnxBackend
-
-        try:
-            return OnnxBackend.for_model(trained)
-        except ExportError as exc:
-            log.warning("%s; running the PyTorch backend at float32 instead", exc)
-            return TorchBackend(trained, "float32")
-    if backend == "openvino":
-        from .openvino import ConversionError, OpenVinoBackend
-
-        try:
-            return OpenVinoBackend(trained, precision)
-        except ConversionError as exc:
-            log.warning("%s; running the PyTorch backend (precision %s) instead", exc, precision)
-    return TorchBackend(trained, precision, quantize_scope)
-
-
 class StanceClassifier:
     """A trained stance model ready for inference (see the module docstring)."""
 
@@ -150,7 +107,7 @@ class StanceClassifier:
         batch_size: int = DEFAULT_BATCH_SIZE,
         max_length: int | None = None,
         bf16: bool = False,
-        backend: str = "torch",
+        backend: str = "auto",
     ) -> StanceClassifier:
         """Load a ``stance train`` model folder (``DIR/model``) or a compatible hub model.
 
@@ -158,10 +115,11 @@ class StanceClassifier:
         :mod:`stance.inference.precision`), ``"float32"``, ``"bf16"`` or ``"int8"`` (dynamic quantization
         of the encoder's linear layers). ``bf16=True`` and ``quantize=True`` (or a scope name of
         :data:`stance.inference.quantize.SCOPES`) are aliases of ``"bf16"`` and ``"int8"``. ``max_length``
-        overrides the token limit the model was trained with. ``backend``: ``"torch"``, ``"onnx"`` for
-        ONNX Runtime at full precision (exported once into a cache, see :mod:`stance.inference.onnx`), or
-        ``"openvino"`` (converted at load; the fastest path measured on an AMX CPU, see
-        :mod:`stance.inference.openvino`).
+        overrides the token limit the model was trained with. ``backend``: ``"auto"`` (the default: OpenVINO
+        on a CPU with native bfloat16 where it is installed, PyTorch elsewhere; :mod:`stance.inference.backends`),
+        ``"torch"``, ``"onnx"`` for ONNX Runtime at full precision, or ``"openvino"`` (the fastest path
+        measured on an AMX CPU); exports and conversions are cached once per model
+        (:mod:`stance.inference.artifacts`).
         """
         precision = requested_precision(precision, quantize=quantize, bf16=bf16)
         if batch_size < 1:

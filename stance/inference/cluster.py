@@ -13,7 +13,7 @@ import logging
 import math
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import StanceError
@@ -42,7 +42,7 @@ class ModelOptions:
 
     quantize: bool | str = False
     bf16: bool = False
-    backend: str = "torch"
+    backend: str = "auto"
     batch_size: int = 64
     max_length: int | None = None
     precision: str = "auto"  # stance.inference.precision.CHOICES; quantize and bf16 are its aliases
@@ -62,13 +62,22 @@ class RayOptions:
 
 
 def check_options(options: ModelOptions, gpus_per_worker: float) -> None:
-    """Refuse what the actors could not run: int8 or ONNX on GPUs, ONNX without its runtime."""
-    if gpus_per_worker and (options.quantize or options.backend == "onnx"):
-        raise StanceError("--quantize and --onnx run on CPUs; drop them or --gpus-per-worker (GPUs: float32 or --bf16)")
-    if options.backend == "onnx":
-        from .onnx import require_onnxruntime
+    """Refuse what the actors could not run: int8, ONNX or OpenVINO on GPUs, a backend that is not installed."""
+    if gpus_per_worker and (options.quantize or options.precision == "int8" or options.backend in ("onnx", "openvino")):
+        raise StanceError(
+            "--quantize, --onnx and --openvino run on CPUs; drop them or --gpus-per-worker (GPUs: float32 or --bf16)"
+        )
+    if options.backend in ("onnx", "openvino"):
+        from .backends import check_backend
 
-        require_onnxruntime()
+        check_backend(options.backend, options.precision)
+
+
+def worker_options(options: ModelOptions, gpus_per_worker: float) -> ModelOptions:
+    """What each actor loads with: on GPU workers ``backend="auto"`` means PyTorch (the model moves to the GPU)."""
+    if gpus_per_worker and options.backend == "auto":
+        return replace(options, backend="torch")
+    return options
 
 
 @dataclass

@@ -50,6 +50,7 @@ from .cluster import (
     require_ray,
     rows_per_call,
     size_pool,
+    worker_options,
 )
 from .files import INPUT_FORMATS, Columns, InputRow, Summary, scan_input
 from .outputs import PART_ROWS, Parts, check_output, is_folder, output_format, staged
@@ -153,6 +154,7 @@ def classify_files_ray(
     model = str(model)
     default_target = _model_target(model)
     check_options(options, gpus_per_worker)
+    options = worker_options(options, gpus_per_worker)
     needs_target = target is None and not default_target
     counts = [scan_input(path, columns, needs_target) for path in paths]  # every bad row, before Ray starts
     total = sum(counts)

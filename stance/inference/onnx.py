@@ -7,10 +7,10 @@ dynamically padded batches as the PyTorch path. Labels are the same; scores agre
 export fails (:class:`ExportError`), ``from_pretrained`` runs the PyTorch backend at float32 instead, with one
 warning that says why; a missing ``onnxruntime``, ``onnx`` or ``onnxscript`` is an error naming the extra.
 
-The exported graph is cached under ``<cache>/onnx/<key>/model.onnx`` (:func:`stance.layout.cache_root`:
-``$STANCE_HOME``, default ``~/.cache/stance`` or ``$XDG_CACHE_HOME/stance``), where ``key`` is a SHA-256 of the loaded
-weights (the safetensors tensors, byte for byte) and the model config: retraining a model into the same
-folder exports it afresh, and nothing is ever written into the model folder or downloaded. ONNX Runtime
+The exported graph is cached under ``<cache>/onnx/<key>/model.onnx`` (:mod:`stance.inference.artifacts`:
+``$STANCE_HOME``, default ``~/.cache/stance``; ``key`` is a SHA-256 of the loaded weights and config):
+retraining a model into the same folder exports it afresh, and nothing is ever written into the model
+folder or downloaded. ONNX Runtime
 applies its graph optimisations when the session opens (so they always suit the CPU it runs on): the
 basic ones (constant folding, redundant nodes) by default, because on the 2-core AVX-512 CPU we measured,
 the extended fusions (SkipLayerNormalization, BiasGelu, FusedMatMul; ``ORT_ENABLE_ALL``) made this graph
@@ -21,11 +21,7 @@ the extended fusions (SkipLayerNormalization, BiasGelu, FusedMatMul; ``ORT_ENABL
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
-import shutil
-import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,8 +30,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import StanceError
-from ..layout import cache_root
 from ..modeling.loading import TrainedModel
+from .artifacts import cached_artifact, weights_key
 
 EXPORT_FORMAT = 1  # part of the cache key: bump it when the export below changes
 INSTALL_HINT = "pip install 'stance[onnx]'"
@@ -62,18 +58,8 @@ def require_onnxruntime() -> Any:
 
 
 def model_key(trained: TrainedModel) -> str:
-    """SHA-256 of the model's weights (names, dtypes, shapes, bytes) and config, plus the export format."""
-    import torch
-
-    digest = hashlib.sha256(f"stance-onnx-{EXPORT_FORMAT}\n".encode())
-    config = json.loads(trained.model.config.to_json_string())
-    config.pop("transformers_version", None)
-    digest.update(json.dumps(config, sort_keys=True).encode())
-    for name, tensor in sorted(trained.model.state_dict().items()):
-        tensor = tensor.detach().cpu().contiguous()
-        digest.update(f"\n{name}|{tensor.dtype}|{tuple(tensor.shape)}\n".encode())
-        digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()[:32]
+    """The cache key of ``trained``'s export (:func:`stance.inference.artifacts.weights_key`)."""
+    return weights_key(trained, f"stance-onnx-{EXPORT_FORMAT}")
 
 
 def input_names(trained: TrainedModel) -> list[str]:
@@ -152,31 +138,12 @@ def _quiet_logger(name: str) -> Any:
 
 def cached_export(trained: TrainedModel, root: Path | None = None) -> Path:
     """The cached ONNX file of ``trained``, exported first when missing (atomically, so concurrent runs are safe)."""
-    folder = (root or cache_root()) / "onnx" / model_key(trained)
-    path = folder / "model.onnx"
-    if path.is_file():
-        return path
-    try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    except OSError as exc:
-        raise StanceError(
-            f"{folder.parent}: cannot write the ONNX cache ({exc.strerror}); set STANCE_HOME to a writable folder"
-        ) from exc
-    try:
-        export_onnx(trained, staging / "model.onnx")
-        info = {"source": trained.source, "export_format": EXPORT_FORMAT, "inputs": input_names(trained)}
-        (staging / "export.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-        if folder.exists() and not path.is_file():  # a damaged entry (its model.onnx deleted): replace it
-            shutil.rmtree(folder, ignore_errors=True)
-        try:
-            staging.rename(folder)
-        except OSError as exc:  # another process finished the same export first: keep theirs
-            if not path.is_file():
-                raise StanceError(f"{folder}: cannot write the ONNX cache ({exc.strerror})") from exc
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return path
+
+    def build(folder: Path) -> dict[str, Any]:
+        export_onnx(trained, folder / "model.onnx")
+        return {"source": trained.source, "export_format": EXPORT_FORMAT, "inputs": input_names(trained)}
+
+    return cached_artifact("onnx", model_key(trained), "model.onnx", build, root)
 
 
 class OnnxBackend:

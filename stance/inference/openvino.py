@@ -1,31 +1,37 @@
 """Optional OpenVINO backend of :class:`~stance.inference.scorer.PairScorer` (``pip install 'stance[openvino]'``).
 
-``StanceClassifier.from_pretrained(path, backend="openvino")`` (``stance predict ... --openvino``) converts the
-loaded PyTorch classifier in memory with ``openvino.convert_model`` (dynamic batch and sequence axes; a few
-seconds for MiniLM or mpnet) and compiles it for the CPU; batches are the PyTorch path's (length-sorted,
-padded per batch). Precision: ``auto`` leaves it to OpenVINO, whose CPU plugin itself computes in bfloat16
-where the CPU has AMX or AVX512-BF16 and in float32 elsewhere (the same rule as
-:mod:`stance.inference.precision`); ``float32`` and ``bf16`` set ``INFERENCE_PRECISION_HINT``; int8 is not
-offered. Measured on the 2-core AMX CPU of this project (``scripts/bench_predict.py``, 2,699 corpus pairs):
-the mpnet default ran 175 pairs/s against 118 for the PyTorch bf16 path (1.48x; labels 99.96% the same
-as float32, test macro-F1 0.922 against 0.925), the MiniLM student 755 against 540 (1.40x). Nothing is
-written to disk or downloaded. When the conversion fails (:class:`ConversionError`), ``from_pretrained``
-runs the PyTorch backend instead, with one warning; a missing ``openvino`` is an error naming the extra.
+``StanceClassifier.from_pretrained(path, backend="openvino")`` (``stance predict ... --openvino``; also what
+``backend="auto"``, the default, picks on a CPU with AMX or AVX512-BF16, see :mod:`stance.inference.backends`)
+converts the loaded PyTorch classifier with ``openvino.convert_model`` (dynamic batch and sequence axes) once
+per model into ``<cache>/openvino/<key>/model.xml`` (:mod:`stance.inference.artifacts`; mpnet: about 10 s to
+convert, 0.4 s to read and compile afterwards) and compiles it for the CPU; batches are the PyTorch path's
+(length-sorted, padded per batch). Precision: ``auto`` is :mod:`stance.inference.precision`'s rule (bfloat16
+where the CPU has AMX or AVX512-BF16, else float32; ``STANCE_PRECISION`` pins it), passed to OpenVINO as
+``INFERENCE_PRECISION_HINT`` like an explicit ``float32`` or ``bf16``; int8 is not offered. Measured on the
+2-core AMX CPU of this project (``scripts/bench_predict.py``, 2,699 corpus pairs): the mpnet default ran 175
+pairs/s against 118 for the PyTorch bf16 path (1.48x; labels 99.96% the same as float32, test macro-F1 0.922
+against 0.925), the MiniLM student 755 against 540 (1.40x). Nothing is downloaded, nothing is written into the
+model folder. When the conversion fails (:class:`ConversionError`), ``from_pretrained`` runs the PyTorch
+backend instead, with one warning; a missing ``openvino`` is an error naming the extra.
 """
 
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import StanceError
 from ..modeling.loading import TrainedModel
+from .artifacts import cached_artifact, weights_key
 from .onnx import input_names, logits_module
+from .precision import resolve
 
 INSTALL_HINT = "pip install 'stance[openvino]'"
 HINTS = {"float32": "f32", "bf16": "bf16"}  # our precision names -> INFERENCE_PRECISION_HINT
+CONVERSION_FORMAT = 1  # part of the cache key: bump it when the conversion below changes
 
 
 class ConversionError(StanceError):
@@ -49,37 +55,71 @@ def _threads() -> int:
     return torch.get_num_threads()
 
 
+def model_key(trained: TrainedModel) -> str:
+    """The cache key of ``trained``'s converted graph (:func:`stance.inference.artifacts.weights_key`)."""
+    return weights_key(trained, f"stance-openvino-{CONVERSION_FORMAT}")
+
+
+def convert(trained: TrainedModel, folder: Path) -> dict[str, Any]:
+    """Convert the classifier (float32, dynamic batch and sequence axes) into ``folder/model.xml`` (+ ``.bin``)."""
+    ov = require_openvino()
+    import torch
+
+    names = input_names(trained)
+    example = trained.tokenizer(["a claim", "another, longer claim"], ["a text", "a text too"], padding=True)
+    args = tuple(torch.tensor(example[name]) for name in names)
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            graph = ov.convert_model(
+                logits_module(trained.model.to("cpu").float(), names),
+                example_input=args,
+                input=[(ov.PartialShape([-1, -1]), ov.Type.i64)] * len(args),
+            )
+            ov.save_model(graph, folder / "model.xml", compress_to_fp16=False)
+    except Exception as exc:  # the converter's errors are many and deep; the user needs the gist
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        raise ConversionError(
+            f"{trained.source}: OpenVINO could not convert the model ({type(exc).__name__}: {first})"
+        ) from exc
+    return {
+        "source": trained.source,
+        "conversion_format": CONVERSION_FORMAT,
+        "inputs": names,
+        "openvino": ov.__version__,
+    }
+
+
 class OpenVinoBackend:
     """A compiled OpenVINO model over the classifier: a backend of :class:`~stance.inference.scorer.PairScorer`."""
 
     name = "openvino"
 
-    def __init__(self, trained: TrainedModel, precision: str = "auto", threads: int | None = None) -> None:
+    def __init__(
+        self, trained: TrainedModel, precision: str = "auto", threads: int | None = None, cache: Path | None = None
+    ) -> None:
         if precision not in ("auto", *HINTS):
             raise StanceError(f"the OpenVINO backend runs at float32 or bf16 (or auto), not {precision!r}")
         ov = require_openvino()
-        import torch
-
         self.input_names = input_names(trained)
-        example = trained.tokenizer(["a claim", "another, longer claim"], ["a text", "a text too"], padding=True)
-        args = tuple(torch.tensor(example[name]) for name in self.input_names)
-        config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads or _threads()}
-        if precision in HINTS:
-            config["INFERENCE_PRECISION_HINT"] = HINTS[precision]
+        path = cached_artifact(
+            "openvino", model_key(trained), "model.xml", lambda folder: convert(trained, folder), cache
+        )
+        config: dict[str, Any] = {
+            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_NUM_THREADS": threads or _threads(),
+            "INFERENCE_PRECISION_HINT": HINTS[resolve(precision, "cpu")],  # auto: the package's one rule
+        }
         try:
-            with torch.no_grad(), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                graph = ov.convert_model(
-                    logits_module(trained.model.to("cpu").float(), self.input_names),
-                    example_input=args,
-                    input=[(ov.PartialShape([-1, -1]), ov.Type.i64)] * len(args),
-                )
-                self.compiled = ov.Core().compile_model(graph, "CPU", config)
-        except Exception as exc:  # the converter's errors are many and deep; the user needs the gist
+            core = ov.Core()
+            self.compiled = core.compile_model(core.read_model(path), "CPU", config)
+        except Exception as exc:
             first = (str(exc).strip().splitlines() or [""])[0][:300]
             raise ConversionError(
-                f"{trained.source}: OpenVINO could not convert the model ({type(exc).__name__}: {first})"
+                f"{path}: OpenVINO could not compile the converted model ({type(exc).__name__}: {first}); "
+                "delete its folder to convert it again"
             ) from exc
+        self.path = path
         self.precision = precision
         self.version = ov.__version__.split("-")[0]
 

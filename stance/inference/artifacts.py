@@ -1,0 +1,74 @@
+"""Files derived from a trained model (an ONNX export, an OpenVINO graph), cached once per model.
+
+An entry lives in ``<cache>/<kind>/<key>/`` (:func:`stance.layout.cache_root`: ``$STANCE_HOME``, default
+``~/.cache/stance``), where ``key`` is a SHA-256 of the loaded weights (the tensors, byte for byte), the
+model config and the exporter's format version: retraining a model into the same folder derives it
+afresh, and nothing is ever written into the model folder. An entry is built in a staging folder beside it
+and renamed into place when complete, so an interrupted export leaves nothing that a later run could
+mistake for a finished one, and two processes deriving the same entry at once keep one of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import StanceError
+from ..layout import cache_root
+from ..modeling.loading import TrainedModel
+
+
+def weights_key(trained: TrainedModel, salt: str) -> str:
+    """SHA-256 (32 hex digits) of ``salt``, the model's config and its weights (names, dtypes, shapes, bytes)."""
+    import torch
+
+    digest = hashlib.sha256(f"{salt}\n".encode())
+    config = json.loads(trained.model.config.to_json_string())
+    config.pop("transformers_version", None)
+    digest.update(json.dumps(config, sort_keys=True).encode())
+    for name, tensor in sorted(trained.model.state_dict().items()):
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f"\n{name}|{tensor.dtype}|{tuple(tensor.shape)}\n".encode())
+        digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:32]
+
+
+def cached_artifact(
+    kind: str,
+    key: str,
+    filename: str,
+    build: Callable[[Path], dict[str, Any]],
+    root: Path | None = None,
+) -> Path:
+    """``<cache>/<kind>/<key>/<filename>``, built first when missing: ``build(folder)`` writes ``filename``
+    (and any side files) into an empty staging folder and returns what ``export.json`` records beside it."""
+    folder = (root or cache_root()) / kind / key
+    path = folder / filename
+    if path.is_file():
+        return path
+    label = {"onnx": "ONNX", "openvino": "OpenVINO"}.get(kind, kind)
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    except OSError as exc:
+        raise StanceError(
+            f"{folder.parent}: cannot write the {label} cache ({exc.strerror}); set STANCE_HOME to a writable folder"
+        ) from exc
+    try:
+        info = build(staging)
+        (staging / "export.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        if folder.exists() and not path.is_file():  # a damaged entry (its main file deleted): replace it
+            shutil.rmtree(folder, ignore_errors=True)
+        try:
+            staging.rename(folder)
+        except OSError as exc:  # another process finished the same entry first: keep theirs
+            if not path.is_file():
+                raise StanceError(f"{folder}: cannot write the {label} cache ({exc.strerror})") from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return path
