@@ -1,4 +1,4 @@
-"""Optional OpenVINO backend of :class:`~stance.inference.scorer.PairScorer` (``pip install 'stance[openvino]'``).
+"""The OpenVINO backend of :class:`~stance.inference.scorer.PairScorer` (``openvino`` is a dependency of ``stance``).
 
 ``StanceClassifier.from_pretrained(path, backend="openvino")`` (``stance predict ... --openvino``; also what
 ``backend="auto"``, the default, picks on a CPU with AMX or AVX512-BF16, see :mod:`stance.inference.backends`)
