@@ -115,11 +115,6 @@ def peer_backends(trained: Any, onnx: bool, cache: Path) -> list[tuple[str, Any 
     return peers
 
 
-def describe(clf: Any) -> str:
-    backend = clf.scorer.backend
-    return backend.describe() if hasattr(backend, "describe") else backend.name
-
-
 def latency(
     model_dir: str, name: str, sentence: tuple[str, str], article: tuple[str, str], repeats: int
 ) -> list[dict[str, Any]]:
@@ -146,7 +141,7 @@ def latency(
             warm.append(time.perf_counter() - t)
         p50, p95 = np.percentile(np.array(warm) * 1000, [50, 95])
         split = f", split into {len(out.sentences)}" if hasattr(out, "sentences") else ""
-        path = clf.scorer.backend.describe()
+        path = clf.runtime
         print(
             f"{name:<9} {kind:<22} {path:<10} {cold * 1000:8.1f} {p50:7.1f} {p95:7.1f}   "
             f"(load {loaded - start:.1f} s{split})"
@@ -183,6 +178,7 @@ def main() -> None:
 
     from stance import StanceClassifier
     from stance.evaluation.metrics import compute_metrics
+    from stance.inference.backends import make_backend
     from stance.inference.precision import auto_precision
     from stance.inference.scorer import TorchBackend
     from stance.labels import LABEL2ID, LABELS, normalize_label
@@ -242,10 +238,10 @@ def main() -> None:
     name = f"teacher, ours float32 (sorted batches of {args.batch_size})"
     report(Row(name, ours32_rate, 1.0, 1.0, ours32_f1))
     fast = StanceClassifier(teacher32.trained, TorchBackend(teacher32.trained, "auto"), batch_size=args.batch_size)
-    measure(f"teacher, ours PyTorch (precision auto: {fast.scorer.backend.describe()})", fast, reference)
+    measure(f"teacher, ours PyTorch (precision auto: {fast.runtime})", fast, reference)
     del fast
-    default = StanceClassifier.from_pretrained(args.model, batch_size=args.batch_size)
-    measure(f"teacher, ours default ({default.backend}, {describe(default)})", default, reference)
+    default = StanceClassifier(teacher32.trained, make_backend(teacher32.trained), batch_size=args.batch_size)
+    measure(f"teacher, ours default ({default.backend}, {default.runtime})", default, reference)
     del default
     if args.compile:
         bench_compile(teacher32.trained, args.batch_size, measure, reference, (texts, targets))
@@ -266,9 +262,9 @@ def main() -> None:
             report(Row("student, ours float32", rate, float((own == reference).mean()), 1.0, f1))
             backend = TorchBackend(student32.trained, "auto")
             student = StanceClassifier(student32.trained, backend, batch_size=args.batch_size)
-            measure(f"student, ours PyTorch (precision auto: {backend.describe()})", student, own)
-            student = StanceClassifier.from_pretrained(args.student, batch_size=args.batch_size)
-            measure(f"student, ours default ({student.backend}, {describe(student)})", student, own)
+            measure(f"student, ours PyTorch (precision auto: {student.runtime})", student, own)
+            student = StanceClassifier(student32.trained, make_backend(student32.trained), batch_size=args.batch_size)
+            measure(f"student, ours default ({student.backend}, {student.runtime})", student, own)
             if not args.no_peer:
                 for label, backend in peer_backends(student32.trained, args.onnx, Path(cache)):
                     peer = StanceClassifier(student32.trained, backend, batch_size=args.batch_size)

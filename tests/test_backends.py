@@ -34,7 +34,7 @@ def test_auto_is_openvino_at_bf16_on_a_cpu_that_computes_it(tiny_model_dir, monk
     monkeypatch.delenv("STANCE_PRECISION")  # the suite's float32 pin lifted ...
     monkeypatch.setattr(precision, "cpu_has_fast_bf16", lambda: True)  # ... on a CPU with AMX
     monkeypatch.setattr(precision, "_announced", set())
-    monkeypatch.setattr(backends, "_announced", [])
+    monkeypatch.setattr(backends, "_announced", set())
     assert backends.auto_backend("auto")[0] == "openvino"
     clf = StanceClassifier.from_pretrained(tiny_model_dir)
     # OpenVINO computes bf16 where the CPU does (the hint is ignored elsewhere: this test runs on any CPU)

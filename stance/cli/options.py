@@ -37,10 +37,7 @@ def add_precision(group: argparse._ActionsContainer) -> argparse._MutuallyExclus
         "linear layers (about 3x faster on CPU; fine on MiniLM, but costs the mpnet default about 12 points "
         "of macro-F1: use bf16 there)",
     )
-    fast.add_argument(
-        "--quantize", action="store_const", const="int8", dest="precision", help="alias of --precision int8"
-    )
-    fast.add_argument("--bf16", action="store_const", const="bf16", dest="precision", help="alias of --precision bf16")
+    _aliases(fast, "precision", quantize="int8", bf16="bf16")
     return fast
 
 
@@ -57,7 +54,10 @@ def add_backend(group: argparse._ActionsContainer, fast: argparse._MutuallyExclu
         "--precision. onnx: ONNX Runtime at float32 (pip install 'stance[onnx]'). openvino: OpenVINO at "
         "float32 or bf16. A failed export or conversion runs PyTorch instead, with a warning",
     )
-    fast.add_argument(
-        "--openvino", action="store_const", const="openvino", dest="backend", help="alias of --backend openvino"
-    )
-    fast.add_argument("--onnx", action="store_const", const="onnx", dest="backend", help="alias of --backend onnx")
+    _aliases(fast, "backend", openvino="openvino", onnx="onnx")
+
+
+def _aliases(group: argparse._ActionsContainer, dest: str, **flags: str) -> None:
+    """``--FLAG`` for each keyword: the same as ``--DEST VALUE``."""
+    for flag, value in flags.items():
+        group.add_argument(f"--{flag}", action="store_const", const=value, dest=dest, help=f"alias of --{dest} {value}")

@@ -161,9 +161,7 @@ def track(
     claim = classifier.target_for(target)
     done = out.is_dir() and ((out / TRACK_SUMMARY_JSON).is_file() or (out / TRACK_CACHE_DIR).is_dir())
     claim_output_dir(out, overwrite=overwrite, resume=done and not overwrite, hint="pass --overwrite to replace it")
-    scorer = classifier.scorer
-    description = scorer.backend.describe() if hasattr(scorer.backend, "describe") else scorer.backend.name
-    fingerprint = model_fingerprint(model_dir, backend=description, max_length=classifier.max_length)
+    fingerprint = model_fingerprint(model_dir, backend=classifier.runtime, max_length=classifier.max_length)
     cache = ArticleCache(out, enabled=use_cache)
     staging = Path(tempfile.mkdtemp(prefix=".track-", dir=out))
     try:

@@ -44,14 +44,16 @@ def cached_artifact(
     filename: str,
     build: Callable[[Path], dict[str, Any]],
     root: Path | None = None,
+    label: str | None = None,
 ) -> Path:
     """``<cache>/<kind>/<key>/<filename>``, built first when missing: ``build(folder)`` writes ``filename``
-    (and any side files) into an empty staging folder and returns what ``export.json`` records beside it."""
+    (and any side files) into an empty staging folder and returns what ``export.json`` records beside it.
+    ``label`` names the cache in error messages (default ``kind``)."""
     folder = (root or cache_root()) / kind / key
     path = folder / filename
     if path.is_file():
         return path
-    label = {"onnx": "ONNX", "openvino": "OpenVINO"}.get(kind, kind)
+    label = label or kind
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 BACKENDS = ("torch", "onnx", "openvino")  # what can run
 CHOICES = ("auto", *BACKENDS)  # what a user may ask for
 ENVIRONMENT = "STANCE_BACKEND"  # what auto means on this machine, when set
-_announced: list[str] = []  # the automatic choice, once logged
+_announced: set[str] = set()  # the automatic choice, once logged
 
 
 def openvino_installed() -> bool:
@@ -85,7 +85,7 @@ def resolve_backend(backend: str, precision: str = "auto") -> str:
     chosen, why = auto_backend(precision)
     check_backend(chosen, precision)
     if not _announced:
-        _announced.append(chosen)
+        _announced.add(chosen)
         log.info("backend auto: %s (%s)", {"torch": "PyTorch", "onnx": "ONNX Runtime"}.get(chosen, "OpenVINO"), why)
     return chosen
 

@@ -38,7 +38,7 @@ from .articles import (
     aggregate,
     split_sentences,
 )
-from .backends import check_backend, make_backend
+from .backends import make_backend, resolve_backend
 from .precision import requested as requested_precision
 from .scorer import DEFAULT_BATCH_SIZE, Backend, PairScorer
 
@@ -124,7 +124,7 @@ class StanceClassifier:
         precision = requested_precision(precision, quantize=quantize, bf16=bf16)
         if batch_size < 1:
             raise StanceError(f"batch size must be at least 1, got {batch_size}")
-        check_backend(backend, precision)  # fail before loading anything
+        backend = resolve_backend(backend, precision)  # auto decided, and bad choices refused, before loading
         trained = load_trained(path_or_hub_id, max_length=max_length)
         scope = quantize if isinstance(quantize, str) else None
         return cls(
@@ -140,6 +140,11 @@ class StanceClassifier:
     @property
     def backend(self) -> str:
         return self.scorer.backend.name
+
+    @property
+    def runtime(self) -> str:
+        """What the backend computes with: ``float32``, ``bf16``, ``int8 (encoder)``, ``openvino-bf16`` ..."""
+        return self.scorer.backend.describe()
 
     @property
     def batch_size(self) -> int:
@@ -283,6 +288,4 @@ class StanceClassifier:
         )
 
     def __repr__(self) -> str:
-        backend = self.scorer.backend
-        precision = backend.describe() if hasattr(backend, "describe") else backend.name
-        return f"StanceClassifier({self.trained.source!r}, {precision}, batch_size={self.batch_size})"
+        return f"StanceClassifier({self.trained.source!r}, {self.runtime}, batch_size={self.batch_size})"

@@ -143,7 +143,7 @@ def cached_export(trained: TrainedModel, root: Path | None = None) -> Path:
         export_onnx(trained, folder / "model.onnx")
         return {"source": trained.source, "export_format": EXPORT_FORMAT, "inputs": input_names(trained)}
 
-    return cached_artifact("onnx", model_key(trained), "model.onnx", build, root)
+    return cached_artifact("onnx", model_key(trained), "model.onnx", build, root, label="ONNX")
 
 
 class OnnxBackend:

@@ -17,6 +17,7 @@ backend instead, with one warning; a missing ``openvino`` is an error naming the
 
 from __future__ import annotations
 
+import functools
 import warnings
 from pathlib import Path
 from typing import Any
@@ -102,9 +103,8 @@ class OpenVinoBackend:
             raise StanceError(f"the OpenVINO backend runs at float32 or bf16 (or auto), not {precision!r}")
         ov = require_openvino()
         self.input_names = input_names(trained)
-        path = cached_artifact(
-            "openvino", model_key(trained), "model.xml", lambda folder: convert(trained, folder), cache
-        )
+        build = functools.partial(convert, trained)
+        path = cached_artifact("openvino", model_key(trained), "model.xml", build, cache, label="OpenVINO")
         config: dict[str, Any] = {
             "PERFORMANCE_HINT": "LATENCY",
             "INFERENCE_NUM_THREADS": threads or _threads(),

@@ -34,6 +34,10 @@ class Backend(Protocol):
 
     def logits(self, inputs: dict[str, np.ndarray]) -> np.ndarray: ...
 
+    def describe(self) -> str:
+        """What it computes with, e.g. ``bf16``, ``openvino-bf16`` (shown to users, part of track's cache key)."""
+        ...
+
 
 class TorchBackend:
     """The PyTorch model at float32, under bfloat16 autocast (``bf16``), or int8-quantized (``int8``);
