@@ -5,7 +5,9 @@ An entry lives in ``<cache>/<kind>/<key>/`` (:func:`stance.layout.cache_root`: `
 model config and the exporter's format version: retraining a model into the same folder derives it
 afresh, and nothing is ever written into the model folder. An entry is built in a staging folder beside it
 and renamed into place when complete, so an interrupted export leaves nothing that a later run could
-mistake for a finished one, and two processes deriving the same entry at once keep one of them.
+mistake for a finished one. Builders of one entry take turns through a lock file beside it
+(``<key>.lock``, :mod:`filelock`): when several processes (Ray actors, parallel jobs) ask for the same
+missing entry, one builds it and the others wait and then read it, instead of each exporting it again.
 """
 
 from __future__ import annotations
@@ -18,9 +20,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
+
 from ..errors import StanceError
 from ..layout import cache_root
 from ..modeling.loading import TrainedModel
+
+LOCK_TIMEOUT_S = 3600.0  # the longest a process waits for another one's build of the same entry
 
 
 def weights_key(trained: TrainedModel, salt: str) -> str:
@@ -56,6 +62,25 @@ def cached_artifact(
     label = label or kind
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StanceError(
+            f"{folder.parent}: cannot write the {label} cache ({exc.strerror}); set STANCE_HOME to a writable folder"
+        ) from exc
+    lock = FileLock(str(folder.parent / f"{key}.lock"), timeout=LOCK_TIMEOUT_S)
+    try:
+        with lock:
+            if not path.is_file():  # another process may have built it while this one waited
+                _build(folder, path, build, label)
+    except Timeout as exc:
+        raise StanceError(
+            f"{lock.lock_file}: another process has held the {label} cache lock for over {LOCK_TIMEOUT_S:.0f} s; "
+            "if none is running, delete the lock file"
+        ) from exc
+    return path
+
+
+def _build(folder: Path, path: Path, build: Callable[[Path], dict[str, Any]], label: str) -> None:
+    try:
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     except OSError as exc:
         raise StanceError(
@@ -68,9 +93,8 @@ def cached_artifact(
             shutil.rmtree(folder, ignore_errors=True)
         try:
             staging.rename(folder)
-        except OSError as exc:  # another process finished the same entry first: keep theirs
+        except OSError as exc:  # a process without the lock (an older stance) finished it first: keep theirs
             if not path.is_file():
                 raise StanceError(f"{folder}: cannot write the {label} cache ({exc.strerror})") from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return path
