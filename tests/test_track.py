@@ -64,20 +64,44 @@ def write_jsonl(rows: list[dict], path: Path) -> Path:
 
 
 def write_matrix(model_dir: Path, counts: list[list[int]] = MATRIX) -> None:
+    """A schema-1 matrix: counts only (ACC)."""
     record = {"labels": list(LABELS), "counts": counts, "split": "test", "path": "held-out.jsonl", "n": 150}
     record["n"] = int(np.sum(counts))
     (model_dir / "stance_error_matrix.json").write_text(json.dumps(record), encoding="utf-8")
 
 
+def held_out_examples(counts: list[list[int]] = MATRIX, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Gold ids and probabilities whose argmax reproduces ``counts`` (rows gold, columns predicted)."""
+    rng = np.random.default_rng(seed)
+    gold, scores = [], []
+    for g, row in enumerate(counts):
+        for predicted, count in enumerate(row):
+            for _ in range(count):
+                rest = rng.dirichlet([1.0, 1.0]) * rng.uniform(0.05, 0.5)
+                probabilities = np.insert(rest, predicted, 1 - rest.sum())
+                gold.append(g)
+                scores.append(probabilities)
+    return np.array(gold), np.array(scores)
+
+
+def write_soft_matrix(model_dir: Path) -> ErrorMatrix:
+    """A schema-2 matrix: the held-out examples' probabilities too (PACC), as `stance train` stores it."""
+    gold, scores = held_out_examples()
+    matrix = ErrorMatrix.from_examples(gold, scores, "test", "held-out.jsonl", targets=("Russia arms Pakistan",))
+    (model_dir / "stance_error_matrix.json").write_text(json.dumps(matrix.to_dict()), encoding="utf-8")
+    return matrix
+
+
 @pytest.fixture(scope="module")
 def models(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Copies of the tiny model: with a usable error matrix, and with none."""
+    """Copies of the tiny model: with a usable error matrix (schema 2: PACC; schema 1: ACC), and with none."""
     root = tmp_path_factory.mktemp("track-models")
     out = {}
-    for name in ("matrix", "bare"):
+    for name in ("matrix", "counts", "bare"):
         out[name] = Path(shutil.copytree(tiny_model_dir, root / name))
         (out[name] / "stance_error_matrix.json").unlink(missing_ok=True)
-    write_matrix(out["matrix"])
+    write_soft_matrix(out["matrix"])
+    write_matrix(out["counts"])
     return out
 
 
@@ -110,6 +134,8 @@ def test_sentence_rows_give_every_output_with_adjusted_figures(models, classifie
         assert article["verdict"] in ("supportive", "denying", "neutral", "mixed") and article["deciding"]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["adjusted"] and summary["input_form"] == "sentence rows" and summary == result.summary
+    assert summary["adjustment"] == "PACC" and "scores" not in summary["error_matrix"]  # no per-example copy
+    assert any("(PACC, from the probabilities" in note for note in summary["notes"])
     total = next(r for r in summary["rows"] if r["source"] == "(all)" and r["period"] == "(all)")
     assert total["articles"] == 12 and total["sentences"] == sum(a["sentences"] for a in articles)
     assert {r["period"] for r in summary["rows"]} == {"2020-Q1", "2020-Q2", "(all)"}
@@ -125,6 +151,17 @@ def test_sentence_rows_give_every_output_with_adjusted_figures(models, classifie
     page = (out / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 4 and page.count('class="sortable"') == 1 + 1 + len(SOURCES)
     assert "held-out.jsonl" in page and "(all)" in (out / "report.md").read_text()
+
+
+def test_a_counts_only_matrix_still_adjusts_by_acc_and_says_so(models, classifier, tmp_path):
+    collection = write_jsonl(sentence_rows(8), tmp_path / "coverage.jsonl")
+    summary = run(models["counts"], collection, tmp_path / "out", classifier).summary
+    assert summary["adjusted"] and summary["adjustment"] == "ACC"
+    assert any("(ACC, from its held-out confusion counts" in note for note in summary["notes"])
+    total = next(r for r in summary["rows"] if r["source"] == "(all)" and r["period"] == "(all)")
+    raw = np.array([total["raw"][label]["share"] for label in LABELS])
+    expected = acc(raw, ErrorMatrix(np.array(MATRIX), "test", "x").rates())
+    assert [total["adjusted"][label]["share"] for label in LABELS] == pytest.approx(expected)
 
 
 def test_a_grown_and_edited_collection_reuses_the_cache_and_equals_a_fresh_run(models, classifier, tmp_path):
@@ -289,6 +326,9 @@ def test_training_stores_the_held_out_matrix_and_evaluate_can_too(tiny_run, mode
     metrics = json.loads((tiny_run.output_dir / "report" / "metrics.json").read_text())
     assert stored is not None and stored.counts.tolist() == metrics["confusion_matrix"]["counts"]
     assert stored.split == "test" and stored.path.endswith("tiny_test.jsonl") and stored.n == 6
+    predictions = [json.loads(line) for line in (tiny_run.output_dir / "report" / "predictions.jsonl").open()]
+    assert stored.method == "PACC" and [LABELS[g] for g in stored.gold] == [row["gold"] for row in predictions]
+    assert stored.scores[:, 0] == pytest.approx([row["scores"][LABELS[0]] for row in predictions], abs=1e-6)
     model = Path(shutil.copytree(models["bare"], tmp_path / "model"))
     report = tmp_path / "report"
     assert main(["evaluate", str(model), "tests/data/tiny_dev.jsonl", "-o", str(report), "--store-error-matrix"]) == 0
@@ -321,6 +361,69 @@ def test_acc_recovers_a_known_prevalence_and_clips_to_the_simplex():
     assert all(estimate[label]["low"] < estimate[label]["share"] < estimate[label]["high"] for label in LABELS)
     singular = ErrorMatrix(np.array([[2, 0, 0], [2, 0, 0], [2, 0, 0]]), "test", "x")
     assert acc(observed, singular.rates()) is None
+
+
+def test_pacc_recovers_a_known_prevalence_from_held_out_probabilities(tmp_path):
+    gold, scores = held_out_examples()
+    matrix = ErrorMatrix.from_examples(gold, scores, "test", "x")
+    assert matrix.method == "PACC" and matrix.counts.tolist() == MATRIX  # argmax of the scores: the counts
+    soft = matrix.soft_rates()
+    assert soft[:, 1] == pytest.approx(scores[gold == 1].mean(axis=0)) and soft.sum(axis=0) == pytest.approx(1)
+    truth = np.array([0.5, 0.2, 0.3])
+    observed = soft @ truth  # the mean probabilities a cell with that truth shows
+    adjuster = Adjuster(matrix, draws=500, seed=1)
+    assert adjuster.soft and adjuster.method == "PACC"
+    estimate = adjuster.estimate(observed, np.eye(3) * 1e-4, "cell")
+    assert [estimate[label]["share"] for label in LABELS] == pytest.approx(truth)
+    assert all(estimate[label]["low"] < estimate[label]["share"] < estimate[label]["high"] for label in LABELS)
+    replicates = matrix.resampled_adjustment_rates(200, seed=3)
+    assert replicates.shape == (200, 3, 3) and replicates.sum(axis=1) == pytest.approx(np.ones((200, 3)))
+    assert np.abs(replicates.mean(axis=0) - soft).max() < 0.02  # the bootstrap centres on the estimate
+    write_soft_matrix(tmp_path)  # the file round-trips, in any label order
+    record = json.loads((tmp_path / "stance_error_matrix.json").read_text())
+    order = [2, 0, 1]
+    record["labels"] = [record["labels"][i] for i in order]
+    record["counts"] = [[record["counts"][i][j] for j in order] for i in order]
+    record["scores"] = [[row[i] for i in order] for row in record["scores"]]
+    (tmp_path / "stance_error_matrix.json").write_text(json.dumps(record))
+    read = read_error_matrix(tmp_path)
+    assert read.method == "PACC" and read.soft_rates() == pytest.approx(soft, abs=1e-5)
+    assert ErrorMatrix(np.array(MATRIX), "test", "x").method == "ACC"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"scores": [[0.5, 0.5, 0.5]]}, "gold, scores: expected two lists of the same length"),
+        ({"gold": ["supportive"], "scores": [[0.9, 0.3, 0.1]]}, "scores: every row must hold probabilities"),
+        ({"gold": ["agreeing"], "scores": [[0.8, 0.1, 0.1]]}, "gold: unknown label 'agreeing'"),
+        ({"gold": ["supportive"], "scores": [[0.8, 0.1]]}, "scores: expected one row of 3 probabilities"),
+        ({"gold": ["denying"], "scores": [[0.8, 0.1, 0.1]]}, "gold: its labels do not add up to the rows of counts"),
+    ],
+)
+def test_malformed_held_out_examples_are_errors(tmp_path, change, message):
+    record = {"labels": list(LABELS), "counts": [[1, 0, 0], [0, 0, 0], [0, 0, 0]], "path": "x", "n": 1, **change}
+    (tmp_path / "stance_error_matrix.json").write_text(json.dumps(record))
+    with pytest.raises(StanceError, match=message):
+        read_error_matrix(tmp_path)
+
+
+def test_the_soft_cell_variance_is_the_ratio_estimators_over_probability_sums():
+    rng = np.random.default_rng(4)
+    accumulator = Accumulator()
+    counts, softs = [], []
+    for _ in range(25):
+        m = int(rng.integers(1, 8))
+        probabilities = rng.dirichlet([1, 1, 1], size=m)
+        counts.append(np.bincount(probabilities.argmax(axis=1), minlength=3))
+        softs.append(probabilities.sum(axis=0))
+        accumulator.add("S", "p", "neutral", counts[-1], softs[-1])
+    cell = accumulator.cells[("S", "p")]
+    s, m = np.array(softs), np.array(counts).sum(axis=1)
+    q = s.sum(axis=0) / m.sum()
+    residuals = s - np.outer(m, q)
+    assert cell.soft / cell.sentences == pytest.approx(q)
+    assert cell.covariance(soft=True) == pytest.approx(len(s) / (len(s) - 1) * residuals.T @ residuals / m.sum() ** 2)
 
 
 def test_wilson_matches_scipy_and_the_cell_variance_is_the_ratio_estimators():
@@ -377,6 +480,24 @@ def test_scoring_adjusts_each_fold_with_the_other_folds_matrix():
     assert list(scored["adjusted"].values()) == pytest.approx(expected, abs=1e-4)
     with pytest.raises(StanceError, match="at least 2 folds"):
         score_level([("S", 1, 0, 0)])
+
+
+def test_scoring_with_probabilities_adjusts_by_pacc_with_the_other_folds_examples():
+    gold_one, scores_one = held_out_examples(seed=1)
+    gold_two, scores_two = held_out_examples([[20, 5, 5], [2, 25, 3], [6, 6, 18]], seed=2)
+    items, scores = [], np.concatenate([scores_one, scores_two])
+    for fold, gold in ((1, gold_one), (2, gold_two)):
+        items += [("S", fold, int(g), -1) for g in gold]
+    items = [(src, fold, g, int(p.argmax())) for (src, fold, g, _), p in zip(items, scores)]
+    scored = score_level(items, scores)
+    assert scored["method"] == "PACC" and score_level(items)["method"] == "ACC"
+    other = {
+        1: ErrorMatrix.from_examples(gold_two, scores_two, None, ""),
+        2: ErrorMatrix.from_examples(gold_one, scores_one, None, ""),
+    }
+    parts = {1: scores_one, 2: scores_two}
+    expected = sum(len(parts[k]) * acc(parts[k].mean(axis=0), other[k].soft_rates()) for k in (1, 2)) / len(scores)
+    assert list(scored["per_source"]["S"]["adjusted"].values()) == pytest.approx(expected, abs=1e-4)
 
 
 def test_scoring_articles_maps_mixed_to_neutral_and_recovers_a_perfect_classifier():

@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     if args.store_error_matrix:
         from ..training.workflow import store_error_matrix
 
-        print(f"error matrix: {store_error_matrix(args.model, evaluation.results)}")
+        print(f"error matrix: {store_error_matrix(args.model, evaluation.results, evaluation.predictions)}")
     return 0
 
 

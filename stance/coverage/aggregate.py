@@ -1,18 +1,23 @@
 """Coverage summed up per source x period: verdict shares, and sentence prevalence raw and error-adjusted.
 
-Everything is accumulated as whole-number sums per cell (a source in a period, each source over all
-periods, all sources per period, everything), so memory grows with the number of cells, never with the
-articles, and the order in which articles arrive cannot change a figure.
+Everything is accumulated as sums per cell (a source in a period, each source over all periods, all
+sources per period, everything), so memory grows with the number of cells, never with the articles. The
+label counts are whole numbers, which the order of the articles cannot change; the sums of probabilities
+behind PACC are float64, which it can change only in the last bits.
 
 * **Verdict shares**: the share of a cell's articles with each verdict, with a 95% Wilson interval.
 * **Raw sentence prevalence** (classify and count): predicted sentences of each label / all sentences. Its
   95% interval treats articles as the sampled units (sentences of one article are not independent): the
   variance of the ratio estimator sum(c_i) / sum(m_i) over articles by linearisation, turned into an
   effective sample size for a Wilson interval.
-* **Adjusted prevalence** (adjusted classify and count, ACC): the raw prevalence q is what the true
-  prevalence p looks like through the classifier's errors, q = M p with M[i, j] = P(predicted i | gold j)
-  measured on held-out data (:mod:`stance.coverage.matrix`); ACC solves for p with QuaPy
-  (``ACC.solve_adjustment``, matrix inversion) and clips to the simplex (``normalize_prevalence``, clip).
+* **Adjusted prevalence**: what the classifier reports, q, is what the true prevalence p looks like
+  through its errors, q = M p, with M measured on held-out data (:mod:`stance.coverage.matrix`); the
+  estimate solves for p with QuaPy (``ACC.solve_adjustment``, matrix inversion) and clips to the simplex
+  (``normalize_prevalence``, clip). With the held-out examples' probabilities stored (schema 2) this is
+  **PACC** (probabilistic adjusted classify and count, Bella et al. 2010): q is the cell's mean probability
+  of each label and M[i, j] the mean probability of label i on held-out examples of gold j. With counts
+  only it is **ACC**: q the predicted-label shares, M[i, j] = P(predicted i | gold j). PACC uses how sure
+  the model is, not only its top label, and scored lower errors on the shipped corpus (README, tracking).
   Its interval is a Monte Carlo percentile interval over both sources of error: q drawn from its normal
   approximation (the article-level covariance above) and M from a bootstrap of the held-out examples.
 """
@@ -47,26 +52,34 @@ class Cell:
     cc: np.ndarray = field(default_factory=lambda: np.zeros((len(LABELS), len(LABELS)), dtype=np.int64))  # sum cc'
     cm: np.ndarray = field(default_factory=lambda: np.zeros(len(LABELS), dtype=np.int64))  # sum c m
     mm: int = 0  # sum m^2
+    soft: np.ndarray = field(default_factory=lambda: np.zeros(len(LABELS)))  # sum s (s: an article's probability sums)
+    ss: np.ndarray = field(default_factory=lambda: np.zeros((len(LABELS), len(LABELS))))  # sum ss'
+    sm: np.ndarray = field(default_factory=lambda: np.zeros(len(LABELS)))  # sum s m
 
     @property
     def sentences(self) -> int:
         return int(self.counts.sum())
 
-    def add(self, verdict: int, counts: np.ndarray, outer: np.ndarray, m: int) -> None:
+    def add(self, verdict: int, counts: np.ndarray, outer: np.ndarray, m: int, soft: np.ndarray) -> None:
         self.articles += 1
         self.verdicts[verdict] += 1
         self.counts += counts
         self.cc += outer
         self.cm += counts * m
         self.mm += m * m
+        self.soft += soft
+        self.ss += np.outer(soft, soft)
+        self.sm += soft * m
 
-    def covariance(self) -> np.ndarray | None:
-        """Covariance of the raw prevalence vector across articles (``None`` below :data:`MIN_ARTICLES`)."""
+    def covariance(self, soft: bool = False) -> np.ndarray | None:
+        """Covariance across articles of the raw prevalence vector (of the mean probabilities with ``soft``);
+        ``None`` below :data:`MIN_ARTICLES`."""
         n, total = self.articles, self.sentences
         if n < MIN_ARTICLES or total == 0:
             return None
-        q = self.counts / total
-        residual = self.cc - np.outer(q, self.cm) - np.outer(self.cm, q) + np.outer(q, q) * self.mm
+        sums, cross, with_m = (self.soft, self.ss, self.sm) if soft else (self.counts, self.cc, self.cm)
+        q = sums / total
+        residual = cross - np.outer(q, with_m) - np.outer(with_m, q) + np.outer(q, q) * self.mm
         return n / (n - 1) * residual / total**2
 
 
@@ -76,11 +89,14 @@ class Accumulator:
     def __init__(self) -> None:
         self.cells: dict[tuple[str, str], Cell] = {}
 
-    def add(self, source: str, period: str, verdict: str, counts: np.ndarray) -> None:
+    def add(self, source: str, period: str, verdict: str, counts: np.ndarray, soft: np.ndarray | None = None) -> None:
+        """One article: its verdict, its sentences' label ``counts`` and ``soft``, the sums of their
+        probabilities (default: the counts, as if every sentence were classified with certainty)."""
         index, counts = VERDICTS.index(verdict), np.asarray(counts, dtype=np.int64)
+        soft = counts.astype(np.float64) if soft is None else np.asarray(soft, dtype=np.float64)
         outer, m = np.outer(counts, counts), int(counts.sum())
         for key in {(source, period), (source, ALL), (ALL, period), (ALL, ALL)}:
-            self.cells.setdefault(key, Cell()).add(index, counts, outer, m)
+            self.cells.setdefault(key, Cell()).add(index, counts, outer, m, soft)
 
 
 def wilson(k: float, n: float, z: float = Z) -> tuple[float, float]:
@@ -110,12 +126,15 @@ def acc(raw: np.ndarray, rates: np.ndarray) -> np.ndarray | None:
 
 
 class Adjuster:
-    """ACC with an interval, for many cells against one error matrix (its replicates drawn once)."""
+    """PACC or ACC (the matrix's :attr:`~stance.coverage.matrix.ErrorMatrix.method`) with an interval, for
+    many cells against one error matrix (its replicates drawn once)."""
 
     def __init__(self, matrix: ErrorMatrix, draws: int = DEFAULT_DRAWS, seed: int = 0) -> None:
         self.matrix, self.draws, self.seed = matrix, draws, seed
-        self.rates = matrix.rates()
-        replicates = matrix.resampled_rates(draws, seed)
+        self.method = matrix.method
+        self.soft = self.method == "PACC"  # adjusts the cells' mean probabilities, not their label shares
+        self.rates = matrix.adjustment_rates()
+        replicates = matrix.resampled_adjustment_rates(draws, seed)
         usable = np.all(np.isfinite(replicates), axis=(1, 2))
         # the same linear system ACC.solve_adjustment solves, for every replicate at once
         self.inverses = np.linalg.pinv(replicates[usable])
@@ -145,7 +164,7 @@ def matrix_problem(matrix: ErrorMatrix) -> str:
     missing = matrix.missing()
     if missing:
         return f"it has no held-out example of {', '.join(missing)}, so those error rates are unknown"
-    if acc(np.full(len(LABELS), 1 / len(LABELS)), matrix.rates()) is None:
+    if acc(np.full(len(LABELS), 1 / len(LABELS)), matrix.adjustment_rates()) is None:
         return "it is singular (the model never tells some labels apart on held-out data)"
     return ""
 
@@ -184,10 +203,13 @@ def summarise(accumulator: Accumulator, adjuster: Adjuster | None) -> list[dict[
         cell = accumulator.cells[(source, period)]
         cov = cell.covariance()
         raw = _raw(cell, cov)
-        shares = np.array([raw[label]["share"] for label in LABELS])
         adjusted = None
         if adjuster is not None and cell.sentences:
-            adjusted = adjuster.estimate(shares, cov, f"{source}\x1f{period}")
+            if adjuster.soft:
+                observed, spread = cell.soft / cell.sentences, cell.covariance(soft=True)
+            else:
+                observed, spread = np.array([raw[label]["share"] for label in LABELS]), cov
+            adjusted = adjuster.estimate(observed, spread, f"{source}\x1f{period}")
         rows.append(
             {
                 "source": source,

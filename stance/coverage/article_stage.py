@@ -164,7 +164,7 @@ class ArticleStage:
         counts = np.bincount(predicted, minlength=len(LABELS))
         article = p.article
         key = period_key(article.date, self.period)
-        self.accumulator.add(article.source, key, verdict.label, counts)
+        self.accumulator.add(article.source, key, verdict.label, counts, probabilities.sum(axis=0, dtype=np.float64))
         self.tracked += 1
         self.sentences_total += len(p.sentences)
         record = {

@@ -33,7 +33,8 @@ READING = (
     "the range of shares that sampling would plausibly give. Sentence prevalence is the fraction of all "
     "sentences with each predicted label (raw), and the same corrected for the classifier's measured "
     "mistakes (adjusted: if the model calls 10% of neutral sentences denying, a raw denying share is "
-    "partly neutral sentences; ACC removes that). The adjusted interval covers both the sampling of "
+    "partly neutral sentences; the adjustment removes that, from the probabilities the model gave held-out "
+    "sentences of each gold label: PACC). The adjusted interval covers both the sampling of "
     "articles and the uncertainty of the measured mistakes; a wide one says the figure is not settled. "
     "Cells with few articles have wide intervals: read the article count."
 )

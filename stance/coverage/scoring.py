@@ -4,9 +4,10 @@ Each sentence of the shipped corpus is predicted once by a model that did not se
 of ``stance cv``, with its ``fold``). Per source, the predicted share of each label is compared with the gold
 share, as mean absolute error over the labels:
 
-* **sentence level**: raw = predicted labels counted; adjusted = ACC per fold, with the error matrix built
-  from the **other** folds' predictions only (never from the predictions being adjusted), then the folds'
-  adjusted shares weighted by their sentences;
+* **sentence level**: raw = predicted labels counted; adjusted = what ``stance track`` does with a
+  schema-2 error matrix, PACC (:mod:`stance.coverage.aggregate`), per fold, with the matrix built from the
+  **other** folds' predictions only (never from the predictions being adjusted), then the folds' adjusted
+  shares weighted by their sentences (ACC instead where the predictions carry no scores);
 * **article level**: each article's verdict from its sentences' out-of-fold probabilities (in ``position``
   order) under an :class:`~stance.inference.articles.AggregationRule`, against the gold article labels;
   ``mixed`` is scored as neutral, as the annotation guidelines file evenly set-out conflicting accounts
@@ -43,34 +44,46 @@ def _shares(labels: list[int]) -> np.ndarray:
     return np.bincount(labels, minlength=K) / max(len(labels), 1)
 
 
-def score_level(items: list[tuple[str, int, int, int]]) -> dict[str, Any]:
-    """``items``: (source, fold, gold id, predicted id). Per-source gold/raw/adjusted shares and MAEs."""
+def score_level(items: list[tuple[str, int, int, int]], probabilities: np.ndarray | None = None) -> dict[str, Any]:
+    """``items``: (source, fold, gold id, predicted id); ``probabilities`` (one row per item, optional) make
+    the adjustment PACC instead of ACC. Per-source gold/raw/adjusted shares and MAEs."""
     if not items:
         raise StanceError("nothing to score: no predictions")
     folds = sorted({fold for _, fold, _, _ in items})
     if len(folds) < 2:
         raise StanceError("adjusting needs at least 2 folds: the error matrix must come from other folds")
-    by_fold = {k: _matrix((g, p) for _, f, g, p in items if f == k) for k in folds}
-    rates = {k: ErrorMatrix(sum(m for f, m in by_fold.items() if f != k), None, "other folds").rates() for k in folds}
-    sources: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
-    for source, fold, gold, predicted in items:
-        sources[source].append((fold, gold, predicted))
+    fold_of = np.array([fold for _, fold, _, _ in items])
+    gold_ids = np.array([gold for _, _, gold, _ in items])
+    scores = (
+        np.asarray(probabilities, dtype=np.float64)
+        if probabilities is not None
+        else np.eye(K)[np.array([predicted for _, _, _, predicted in items])]
+    )
+    matrices = {
+        k: ErrorMatrix.from_examples(gold_ids[fold_of != k], scores[fold_of != k], None, "other folds") for k in folds
+    }
+    if probabilities is None:  # counts only: ACC (from_examples on one-hot scores gives the hard rates too)
+        matrices = {k: ErrorMatrix(m.counts, None, m.path) for k, m in matrices.items()}
+    rates = {k: m.adjustment_rates() for k, m in matrices.items()}
+    sources: dict[str, list[int]] = defaultdict(list)
+    for index, (source, _, _, _) in enumerate(items):
+        sources[source].append(index)
     per_source, fallbacks = {}, 0
     for source in sorted(sources):
-        rows = sources[source]
-        gold = _shares([g for _, g, _ in rows])
-        raw = _shares([p for _, _, p in rows])
+        rows = np.array(sources[source])
+        gold = _shares([items[i][2] for i in rows])
+        raw = _shares([items[i][3] for i in rows])
         adjusted = np.zeros(K)
         for k in folds:
-            predicted = [p for f, _, p in rows if f == k]
-            if not predicted:
+            part = rows[fold_of[rows] == k]
+            if not len(part):
                 continue
-            q = _shares(predicted)
+            q = scores[part].mean(axis=0)  # mean probabilities (PACC), or label shares (ACC: one-hot rows)
             p = acc(q, rates[k])
             if p is None:  # a singular matrix from the other folds: this fold's part stays raw
                 fallbacks += 1
-                p = q
-            adjusted += len(predicted) * p
+                p = _shares([items[i][3] for i in part])
+            adjusted += len(part) * p
         adjusted /= len(rows)
         per_source[source] = {
             "n": len(rows),
@@ -84,6 +97,7 @@ def score_level(items: list[tuple[str, int, int, int]]) -> dict[str, Any]:
         "per_source": per_source,
         "mae_raw": float(np.mean([s["mae_raw"] for s in per_source.values()])),
         "mae_adjusted": float(np.mean([s["mae_adjusted"] for s in per_source.values()])),
+        "method": "PACC" if probabilities is not None else "ACC",
         "unadjusted_parts": fallbacks,
         "folds": folds,
     }
@@ -103,6 +117,8 @@ def score_out_of_fold(
     """
     rule = rule or AggregationRule()
     sentence_items: list[tuple[str, int, int, int]] = []
+    sentence_scores: list[np.ndarray] = []
+    soft = True  # PACC at sentence level when every prediction carries its scores
     articles: dict[str, list[tuple[float, np.ndarray, int]]] = defaultdict(list)
     meta: dict[str, tuple[str, set[int]]] = {}
     for row in predictions:
@@ -114,6 +130,8 @@ def score_out_of_fold(
         probabilities = (
             np.array([scores[label] for label in LABELS]) if scores else np.eye(K)[LABEL2ID[row["predicted"]]]
         )
+        soft = soft and bool(scores)
+        sentence_scores.append(probabilities)
         fold, source = int(row["fold"]), str(info.get("source") or row.get("source") or "(none)")
         sentence_items.append((source, fold, LABEL2ID[row["gold"]], int(probabilities.argmax())))
         article = str(info["article_id"])
@@ -130,4 +148,11 @@ def score_out_of_fold(
         verdict = aggregate(np.array([p for _, p, _ in parts]), rule).label
         predicted = LABEL2ID["neutral" if verdict == MIXED else verdict]
         article_items.append((source, folds.pop(), LABEL2ID[article_labels[article]], predicted))
-    return {"sentence": score_level(sentence_items), "article": score_level(article_items), "rule": rule.describe()}
+    sentence = score_level(sentence_items, np.array(sentence_scores) if soft and sentence_scores else None)
+    return {
+        "sentence": sentence,
+        # the count-based ACC on the same predictions, for comparison (the same as "sentence" without scores)
+        "sentence_acc": score_level(sentence_items) if sentence["method"] == "PACC" else sentence,
+        "article": score_level(article_items),
+        "rule": rule.describe(),
+    }

@@ -204,8 +204,9 @@ def track(
             "rule": rule.describe(),
             "rule_settings": asdict(rule),
             "labels": list(LABELS),
-            "error_matrix": matrix.to_dict() if matrix is not None else None,
+            "error_matrix": matrix.to_dict(examples=False) if matrix is not None else None,
             "adjusted": adjuster is not None,
+            "adjustment": adjuster.method if adjuster is not None else None,
             "interval": {"level": 0.95, "draws": draws, "seed": seed},
             "articles": {
                 "read": scan.articles,
@@ -250,9 +251,14 @@ def _notes(
     elif problem := matrix_problem(matrix):
         notes.append(f"The error matrix {matrix.file or ''} cannot adjust: {problem}. Raw figures only.")
     else:
+        how = (
+            "PACC, from the probabilities it gave each held-out example"
+            if matrix.method == "PACC"
+            else "ACC, from its held-out confusion counts (store the matrix again for the probabilistic PACC)"
+        )
         notes.append(
-            f"Adjusted prevalence corrects for the classifier's errors measured on {matrix.describe()}; its "
-            "interval includes the uncertainty of that measurement."
+            f"Adjusted prevalence corrects for the classifier's errors measured on {matrix.describe()} ({how}); "
+            "its interval includes the uncertainty of that measurement."
         )
         if matrix.targets and claim not in matrix.targets:
             notes.append(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 from ..config import StanceConfig
 from ..evaluation.evaluate import evaluate_dataset
@@ -47,23 +48,29 @@ def report_on_test(config: StanceConfig, result: TrainResult) -> Path:
     )
     page = write_report(evaluation, Path(result.output_dir) / REPORT_DIR)
     # the held-out confusion matrix travels with the model: `stance track` adjusts prevalence with it
-    stored = store_error_matrix(result.model_dir, evaluation.results)
+    stored = store_error_matrix(result.model_dir, evaluation.results, evaluation.predictions)
     log.info("held-out error matrix: %s", stored)
     return page
 
 
-def store_error_matrix(model_dir: str | Path, results: MetricsFile) -> Path:
+def store_error_matrix(
+    model_dir: str | Path, results: MetricsFile, predictions: list[dict[str, Any]] | None = None
+) -> Path:
     """Store an evaluation's confusion matrix with the model, as ``MODEL_DIR/stance_error_matrix.json``::
 
-        {"schema_version": 1, "labels": [...], "counts": [[...]],   # rows: gold, columns: predicted
-         "rows": "gold", "columns": "predicted", "n", "split", "path", "targets", "model"}
+        {"schema_version": 2, "labels": [...], "counts": [[...]],   # rows: gold, columns: predicted
+         "rows": "gold", "columns": "predicted", "n", "split", "path", "targets", "model",
+         "gold": [...], "scores": [[...]]}                          # per example, from ``predictions``
+
+    ``predictions`` (the evaluation's prediction rows, with ``gold`` and ``scores``) add each held-out
+    example's probabilities, which let ``stance track`` adjust by probabilities (PACC) instead of counts.
 
     Only held-out data may give it (a model's errors on its own training data are not its errors);
     :mod:`stance.coverage.matrix` reads it to adjust prevalence for the classifier's errors.
     """
     cm, data = results["confusion_matrix"], results["data"]
-    record = {
-        "schema_version": 1,
+    record: dict[str, Any] = {
+        "schema_version": 2 if predictions else 1,
         "labels": list(cm["labels"]),
         "counts": [[int(c) for c in row] for row in cm["counts"]],
         "rows": "gold",
@@ -74,4 +81,8 @@ def store_error_matrix(model_dir: str | Path, results: MetricsFile) -> Path:
         "targets": list(data["targets"]),
         "model": str(results["model"]),
     }
+    if predictions:
+        labels = record["labels"]
+        record["gold"] = [row["gold"] for row in predictions]
+        record["scores"] = [[round(float(row["scores"][label]), 6) for label in labels] for row in predictions]
     return atomic_write_text(Path(model_dir) / ERROR_MATRIX_FILE, json.dumps(record, indent=2) + "\n")
