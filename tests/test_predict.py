@@ -126,7 +126,7 @@ def test_quantized_classifier_converts_the_encoder_linear_layers_only(tiny_model
 def test_bf16_keeps_the_interface(tiny_model_dir):
     from stance import StanceClassifier
 
-    half = StanceClassifier.from_pretrained(tiny_model_dir, bf16=True)
+    half = StanceClassifier.from_pretrained(tiny_model_dir, bf16=True, backend="torch")  # auto may pick OpenVINO
     predictions = half.predict(SENTENCES)
     assert len(predictions) == 5 and all(sum(p.scores.values()) == pytest.approx(1, abs=1e-3) for p in predictions)
     assert "bfloat16" in repr(half)

@@ -123,7 +123,12 @@ def test_inputs_globs_and_formats(tmp_path):
 
 @pytest.mark.parametrize(
     "options, describes",
-    [({}, "float32"), ({"bf16": True}, "bfloat16"), ({"quantize": True}, "int8 (encoder)"), ({"backend": "onnx"}, "")],
+    [
+        ({}, "float32"),
+        ({"bf16": True, "backend": "torch"}, "bfloat16"),  # torch pinned: auto means OpenVINO on a bf16 CPU
+        ({"quantize": True}, "int8 (encoder)"),
+        ({"backend": "onnx"}, ""),
+    ],
 )
 def test_actor_builds_the_local_engines_backend_and_scores_like_it(
     tiny_model_dir, tmp_path, monkeypatch, options, describes

@@ -34,7 +34,7 @@ FILE_ROLES = {
     "special_tokens_map.json": "tokenizer special tokens",
     MODEL_CONFIG_FILE: "resolved training config",
     TRAIN_METRICS_FILE: "dev metrics, label counts, timing, library versions",
-    ERROR_MATRIX_FILE: "held-out confusion matrix (for error-adjusted prevalence)",
+    ERROR_MATRIX_FILE: "held-out confusion matrix and probabilities (for error-adjusted prevalence)",
     METRICS_FILE: "evaluation figures (`stance evaluate`, schema_version 1)",
     "README.md": "this card",
 }

@@ -8,6 +8,7 @@ and renamed into place when complete, so an interrupted export leaves nothing th
 mistake for a finished one. Builders of one entry take turns through a lock file beside it
 (``<key>.lock``, :mod:`filelock`): when several processes (Ray actors, parallel jobs) ask for the same
 missing entry, one builds it and the others wait and then read it, instead of each exporting it again.
+The lock files stay (a few bytes; deleting them would let two builders hold "the" lock at once).
 """
 
 from __future__ import annotations
