@@ -33,6 +33,7 @@ from ..labels import LABELS
 from ..layout import ERROR_MATRIX_FILE
 
 SCHEMA_VERSION = 2
+BOOTSTRAP_ELEMENTS = 1 << 20  # resampled example indices held at once
 SCORE_TOLERANCE = 1e-3  # how far a stored probability row may sum from 1 (rounding)
 
 
@@ -93,8 +94,14 @@ class ErrorMatrix:
             if not len(rows):
                 columns.append(np.full((draws, len(LABELS)), np.nan))
                 continue
-            picks = rng.integers(0, len(rows), size=(draws, len(rows)))  # each gold row resampled, own size
-            columns.append(rows[picks].mean(axis=1))
+            # each gold row's examples resampled with replacement, its own size; in slices of draws, so a
+            # large held-out set never needs a draws x n x K array at once
+            step = max(1, BOOTSTRAP_ELEMENTS // len(rows))
+            means = [
+                rows[rng.integers(0, len(rows), size=(min(step, draws - start), len(rows)))].mean(axis=1)
+                for start in range(0, draws, step)
+            ]
+            columns.append(np.concatenate(means))
         return np.stack(columns, axis=2)  # (draws, predicted, gold)
 
     def resampled_rates(self, draws: int, seed: int) -> np.ndarray:
