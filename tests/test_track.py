@@ -135,7 +135,7 @@ def test_sentence_rows_give_every_output_with_adjusted_figures(models, classifie
     summary = json.loads((out / "summary.json").read_text())
     assert summary["adjusted"] and summary["input_form"] == "sentence rows" and summary == result.summary
     assert summary["adjustment"] == "PACC" and "scores" not in summary["error_matrix"]  # no per-example copy
-    assert any("(PACC, from the probabilities" in note for note in summary["notes"])
+    assert any("by PACC, from the probabilities" in note for note in summary["notes"])
     total = next(r for r in summary["rows"] if r["source"] == "(all)" and r["period"] == "(all)")
     assert total["articles"] == 12 and total["sentences"] == sum(a["sentences"] for a in articles)
     assert {r["period"] for r in summary["rows"]} == {"2020-Q1", "2020-Q2", "(all)"}
@@ -157,7 +157,7 @@ def test_a_counts_only_matrix_still_adjusts_by_acc_and_says_so(models, classifie
     collection = write_jsonl(sentence_rows(8), tmp_path / "coverage.jsonl")
     summary = run(models["counts"], collection, tmp_path / "out", classifier).summary
     assert summary["adjusted"] and summary["adjustment"] == "ACC"
-    assert any("(ACC, from its held-out confusion counts" in note for note in summary["notes"])
+    assert any("by ACC, from the held-out confusion counts" in note for note in summary["notes"])
     total = next(r for r in summary["rows"] if r["source"] == "(all)" and r["period"] == "(all)")
     raw = np.array([total["raw"][label]["share"] for label in LABELS])
     expected = acc(raw, ErrorMatrix(np.array(MATRIX), "test", "x").rates())

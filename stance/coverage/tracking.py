@@ -252,12 +252,12 @@ def _notes(
         notes.append(f"The error matrix {matrix.file or ''} cannot adjust: {problem}. Raw figures only.")
     else:
         how = (
-            "PACC, from the probabilities it gave each held-out example"
+            "PACC, from the probabilities the model gave each held-out sentence"
             if matrix.method == "PACC"
-            else "ACC, from its held-out confusion counts (store the matrix again for the probabilistic PACC)"
+            else "ACC, from the held-out confusion counts (store the matrix again for the probabilistic PACC)"
         )
         notes.append(
-            f"Adjusted prevalence corrects for the classifier's errors measured on {matrix.describe()} ({how}); "
+            f"Adjusted prevalence corrects for the classifier's errors measured on {matrix.describe()}, by {how}; "
             "its interval includes the uncertainty of that measurement."
         )
         if matrix.targets and claim not in matrix.targets:
