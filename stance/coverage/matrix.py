@@ -134,8 +134,9 @@ class ErrorMatrix:
 
     def to_dict(self, examples: bool = True) -> dict[str, Any]:
         """The file's record; ``examples=False`` leaves out the per-example gold labels and scores."""
+        with_examples = examples and self.scores is not None and self.gold is not None
         return {
-            "schema_version": SCHEMA_VERSION,
+            "schema_version": SCHEMA_VERSION if self.scores is not None else 1,  # 1: counts only
             "labels": list(LABELS),
             "counts": self.counts.astype(int).tolist(),
             "rows": "gold",
@@ -148,7 +149,7 @@ class ErrorMatrix:
             **self.extra,
             **(
                 {"gold": [LABELS[g] for g in self.gold], "scores": np.round(self.scores, 6).tolist()}
-                if examples and self.scores is not None and self.gold is not None
+                if with_examples
                 else {}
             ),
         }
