@@ -15,10 +15,10 @@ import pytest
 from stance.cli import main
 from stance.coverage.aggregate import Accumulator, Adjuster, Cell, acc, wilson
 from stance.coverage.collection import CollectionColumns, parse_date, period_key, period_start
-from stance.coverage.matrix import ErrorMatrix, read_error_matrix
 from stance.coverage.scoring import score_level, score_out_of_fold
 from stance.coverage.tracking import track
 from stance.errors import StanceError
+from stance.evaluation.error_matrix import ErrorMatrix, read_error_matrix
 from stance.inference.articles import AggregationRule, aggregate
 from stance.inference.scorer import Scored
 from stance.labels import LABELS

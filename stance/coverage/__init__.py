@@ -1,8 +1,8 @@
 """The coverage stage: who says what, across outlets and over time (``stance track``).
 
 Downstream of :mod:`stance.inference`, :mod:`stance.evaluation` and :mod:`stance.training` (whose
-:func:`~stance.training.workflow.store_error_matrix` stores the held-out error matrix that
-:mod:`~stance.coverage.matrix` reads):
+:func:`~stance.training.workflow.store_error_matrix` stores the held-out error matrix of
+:mod:`~stance.evaluation.error_matrix`, which ``track`` reads):
 :mod:`~stance.coverage.collection` reads and groups a collection of articles, streamed;
 :mod:`~stance.coverage.aggregate` sums verdicts and sentence labels per source x period, with intervals and
 the error-adjusted prevalence; :mod:`~stance.coverage.cache` keeps per-article results between runs;
@@ -24,8 +24,8 @@ _EXPORTS = {
     "TrackResult": "tracking",
     "RayOptions": "tracking",
     "CollectionColumns": "collection",
-    "ErrorMatrix": "matrix",
-    "read_error_matrix": "matrix",
+    "ErrorMatrix": ".evaluation.error_matrix",  # defined upstream, where training writes it
+    "read_error_matrix": ".evaluation.error_matrix",
     "score_out_of_fold": "scoring",
 }
 

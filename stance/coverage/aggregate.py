@@ -11,7 +11,7 @@ behind PACC are float64, which it can change only in the last bits.
   variance of the ratio estimator sum(c_i) / sum(m_i) over articles by linearisation, turned into an
   effective sample size for a Wilson interval.
 * **Adjusted prevalence**: what the classifier reports, q, is what the true prevalence p looks like
-  through its errors, q = M p, with M measured on held-out data (:mod:`stance.coverage.matrix`); the
+  through its errors, q = M p, with M measured on held-out data (:mod:`stance.evaluation.error_matrix`); the
   estimate solves for p with QuaPy (``ACC.solve_adjustment``, matrix inversion) and clips to the simplex
   (``normalize_prevalence``, clip). With the held-out examples' probabilities stored (schema 2) this is
   **PACC** (probabilistic adjusted classify and count, Bella et al. 2010): q is the cell's mean probability
@@ -31,9 +31,9 @@ from typing import Any
 
 import numpy as np
 
+from ..evaluation.error_matrix import ErrorMatrix
 from ..inference.articles import VERDICTS
 from ..labels import LABELS
-from .matrix import ErrorMatrix
 
 ALL = "(all)"
 LEVEL = 0.95
@@ -126,7 +126,7 @@ def acc(raw: np.ndarray, rates: np.ndarray) -> np.ndarray | None:
 
 
 class Adjuster:
-    """PACC or ACC (the matrix's :attr:`~stance.coverage.matrix.ErrorMatrix.method`) with an interval, for
+    """PACC or ACC (the matrix's :attr:`~stance.evaluation.error_matrix.ErrorMatrix.method`) with an interval, for
     many cells against one error matrix (its replicates drawn once)."""
 
     def __init__(self, matrix: ErrorMatrix, draws: int = DEFAULT_DRAWS, seed: int = 0) -> None:

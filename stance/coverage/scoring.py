@@ -25,19 +25,12 @@ from typing import Any
 import numpy as np
 
 from ..errors import StanceError
+from ..evaluation.error_matrix import ErrorMatrix
 from ..inference.articles import MIXED, AggregationRule, aggregate
 from ..labels import LABEL2ID, LABELS
 from .aggregate import acc
-from .matrix import ErrorMatrix
 
 K = len(LABELS)
-
-
-def _matrix(pairs: Iterable[tuple[int, int]]) -> np.ndarray:
-    counts = np.zeros((K, K), dtype=np.int64)
-    for gold, predicted in pairs:
-        counts[gold, predicted] += 1
-    return counts
 
 
 def _shares(labels: list[int]) -> np.ndarray:
@@ -59,12 +52,11 @@ def score_level(items: list[tuple[str, int, int, int]], probabilities: np.ndarra
         if probabilities is not None
         else np.eye(K)[np.array([predicted for _, _, _, predicted in items])]
     )
-    matrices = {
-        k: ErrorMatrix.from_examples(gold_ids[fold_of != k], scores[fold_of != k], None, "other folds") for k in folds
+    # PACC's matrix from the other folds; on one-hot rows it is ACC's P(predicted i | gold j) exactly
+    rates = {
+        k: ErrorMatrix.from_examples(gold_ids[fold_of != k], scores[fold_of != k], None, "other folds").soft_rates()
+        for k in folds
     }
-    if probabilities is None:  # counts only: ACC (from_examples on one-hot scores gives the hard rates too)
-        matrices = {k: ErrorMatrix(m.counts, None, m.path) for k, m in matrices.items()}
-    rates = {k: m.adjustment_rates() for k, m in matrices.items()}
     sources: dict[str, list[int]] = defaultdict(list)
     for index, (source, _, _, _) in enumerate(items):
         sources[source].append(index)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StanceError
+from ..evaluation.error_matrix import ErrorMatrix, read_error_matrix
 from ..inference.articles import AggregationRule
 from ..inference.classifier import StanceClassifier, truncation_message
 from ..inference.cluster import ModelOptions, RayOptions, worker_options
@@ -50,7 +51,6 @@ from .collection import (
     scan_collection,
 )
 from .distributed import check_engine, classify_on_ray
-from .matrix import ErrorMatrix, read_error_matrix
 
 log = logging.getLogger(__name__)
 

@@ -64,9 +64,7 @@ def cached_artifact(
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise StanceError(
-            f"{folder.parent}: cannot write the {label} cache ({exc.strerror}); set STANCE_HOME to a writable folder"
-        ) from exc
+        raise _unwritable(folder.parent, label, exc) from exc
     lock = FileLock(str(folder.parent / f"{key}.lock"), timeout=LOCK_TIMEOUT_S)
     try:
         with lock:
@@ -84,9 +82,7 @@ def _build(folder: Path, path: Path, build: Callable[[Path], dict[str, Any]], la
     try:
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     except OSError as exc:
-        raise StanceError(
-            f"{folder.parent}: cannot write the {label} cache ({exc.strerror}); set STANCE_HOME to a writable folder"
-        ) from exc
+        raise _unwritable(folder.parent, label, exc) from exc
     try:
         info = build(staging)
         (staging / "export.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
@@ -99,3 +95,8 @@ def _build(folder: Path, path: Path, build: Callable[[Path], dict[str, Any]], la
                 raise StanceError(f"{folder}: cannot write the {label} cache ({exc.strerror})") from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _unwritable(folder: Path, label: str, exc: OSError) -> StanceError:
+    reason = f"cannot write the {label} cache ({exc.strerror}); set STANCE_HOME to a writable folder"
+    return StanceError(f"{folder}: {reason}")

@@ -7,10 +7,15 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..config import StanceConfig
+from ..errors import StanceError
+from ..evaluation.error_matrix import ErrorMatrix
 from ..evaluation.evaluate import evaluate_dataset
 from ..evaluation.report import write_report
 from ..evaluation.schema import MetricsFile
+from ..labels import LABEL2ID, LABELS
 from ..layout import ERROR_MATRIX_FILE, REPORT_DIR, atomic_write_text
 from ..modeling.loading import load_trained
 from .trainer import TrainResult, is_main_process, train
@@ -56,33 +61,26 @@ def report_on_test(config: StanceConfig, result: TrainResult) -> Path:
 def store_error_matrix(
     model_dir: str | Path, results: MetricsFile, predictions: list[dict[str, Any]] | None = None
 ) -> Path:
-    """Store an evaluation's confusion matrix with the model, as ``MODEL_DIR/stance_error_matrix.json``::
-
-        {"schema_version": 2, "labels": [...], "counts": [[...]],   # rows: gold, columns: predicted
-         "rows": "gold", "columns": "predicted", "n", "split", "path", "targets", "model",
-         "gold": [...], "scores": [[...]]}                          # per example, from ``predictions``
+    """Store an evaluation's confusion matrix with the model, as ``MODEL_DIR/stance_error_matrix.json``
+    (the format: :mod:`stance.evaluation.error_matrix`, which ``stance track`` reads).
 
     ``predictions`` (the evaluation's prediction rows, with ``gold`` and ``scores``) add each held-out
-    example's probabilities, which let ``stance track`` adjust by probabilities (PACC) instead of counts.
-
-    Only held-out data may give it (a model's errors on its own training data are not its errors);
-    :mod:`stance.coverage.matrix` reads it to adjust prevalence for the classifier's errors.
+    example's probabilities (schema 2), which let ``stance track`` adjust by probabilities (PACC) instead of
+    counts (ACC). Only held-out data may give it (a model's errors on its own training data are not its errors).
     """
     cm, data = results["confusion_matrix"], results["data"]
-    record: dict[str, Any] = {
-        "schema_version": 2 if predictions else 1,
-        "labels": list(cm["labels"]),
-        "counts": [[int(c) for c in row] for row in cm["counts"]],
-        "rows": "gold",
-        "columns": "predicted",
-        "n": int(sum(map(sum, cm["counts"]))),
-        "split": data["split"],
-        "path": str(data["path"]),
-        "targets": list(data["targets"]),
-        "model": str(results["model"]),
-    }
+    if list(cm["labels"]) != list(LABELS):
+        raise StanceError(f"confusion matrix labels {cm['labels']!r}: expected {', '.join(LABELS)} in that order")
+    examples: dict[str, Any] = {}
     if predictions:
-        labels = record["labels"]
-        record["gold"] = [row["gold"] for row in predictions]
-        record["scores"] = [[round(float(row["scores"][label]), 6) for label in labels] for row in predictions]
-    return atomic_write_text(Path(model_dir) / ERROR_MATRIX_FILE, json.dumps(record, indent=2) + "\n")
+        examples["gold"] = np.array([LABEL2ID[row["gold"]] for row in predictions])
+        examples["scores"] = np.array([[row["scores"][label] for label in LABELS] for row in predictions])
+    matrix = ErrorMatrix(
+        np.asarray(cm["counts"], dtype=np.int64),
+        data["split"],
+        str(data["path"]),
+        targets=tuple(data["targets"]),
+        model=str(results["model"]),
+        **examples,
+    )
+    return atomic_write_text(Path(model_dir) / ERROR_MATRIX_FILE, json.dumps(matrix.to_dict(), indent=2) + "\n")
