@@ -2,7 +2,9 @@
 """Measured savings of the annotation loop: a simulation in which the gold labels play the annotator.
 
     python scripts/bench_annotate.py [--config configs/default.yaml] [--start 100] [--step 100] [--rounds 8]
-        [--seeds 2] [--epochs E] [--strategies uncertainty diverse random] [--per-article K] [--output DIR]
+        [--seeds 2] [--first-seed 0] [--epochs E] [--strategies uncertainty diverse random] [--per-article K]
+        [--output DIR]
+    python scripts/bench_annotate.py --combine RUN_A/results.json RUN_B/results.json [--output DIR]
 
 The config's training split is the unlabelled pool, its test split scores every model. Each seed starts
 from the same ``--start`` random sentences for every strategy; each round trains a model on what is
@@ -13,6 +15,9 @@ their gold labels. Prints the test macro-F1 per round and strategy (mean ± sd o
 each strategy needs to reach the macro-F1 that ``random`` (the naive way to annotate) reaches with the
 largest budget (linear interpolation between rounds), writes ``DIR/learning_curve.png`` and
 ``DIR/results.json``. Default sizes train 2 × (1 + 3 × 7) = 44 models: run it when the CPU is free.
+Seeds can be added later: ``--first-seed 2 --seeds 2`` runs seeds 2 and 3, and ``--combine`` pools the
+per-seed curves of several ``results.json`` files (same config, budgets and strategies, no seed twice) into
+one table, verdict and plot without training anything.
 """
 
 from __future__ import annotations
@@ -43,15 +48,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--start", type=int, default=100, help="random sentences labelled before round 1")
     parser.add_argument("--step", type=int, default=100, help="sentences added a round")
     parser.add_argument("--rounds", type=int, default=8, help="models trained per strategy and seed")
-    parser.add_argument("--seeds", type=int, default=2, help="simulations per strategy (seeds 0..N-1)")
+    parser.add_argument("--seeds", type=int, default=2, help="simulations per strategy (seeds K..K+N-1)")
+    parser.add_argument("--first-seed", type=int, default=0, metavar="K", help="the first seed (default 0)")
+    parser.add_argument("--combine", nargs="+", metavar="RESULTS", help="pool these results.json files; no training")
     parser.add_argument("--epochs", type=float, help="training epochs (default: the config's)")
     parser.add_argument("--strategies", nargs="+", choices=STRATEGIES, default=list(STRATEGIES))
     parser.add_argument("--measure", choices=("margin", "entropy"), default="margin")
     parser.add_argument("--per-article", type=int, help="cap picks per article (article_id)")
     parser.add_argument("--output", default="runs/bench_annotate", help="folder for the PNG and results.json")
     args = parser.parse_args(argv)
-    if args.start < 1 or args.step < 1 or args.rounds < 1 or args.seeds < 1:
-        parser.error("--start, --step, --rounds and --seeds must be at least 1")
+    if args.start < 1 or args.step < 1 or args.rounds < 1 or args.seeds < 1 or args.first_seed < 0:
+        parser.error("--start, --step, --rounds and --seeds must be at least 1, --first-seed at least 0")
     if "random" not in args.strategies:
         args.strategies.append("random")  # the baseline every strategy is measured against
     return args
@@ -164,22 +171,42 @@ def plot(budgets: list[int], curves: dict[str, np.ndarray], path: Path, title: s
     os.replace(partial, path)
 
 
-def main(argv: list[str] | None = None) -> int:
-    from stance.layout import atomic_write_text
-    from stance.logs import configure
+def combine(paths: list[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The pooled per-seed curves of several results.json files, checked to come from the same simulation."""
+    first: dict[str, Any] | None = None
+    seeds: list[int] = []
+    runs: dict[str, list[list[float]]] = {}
+    for path in paths:
+        try:
+            results = json.loads(Path(path).read_text(encoding="utf-8"))
+            same = ("config", "budgets", "epochs")
+            if first is None:
+                first = results
+            elif any(results.get(k) != first.get(k) for k in same) or set(results["curves"]) != set(first["curves"]):
+                raise SystemExit(f"{path}: another simulation than {paths[0]} (config, budgets, epochs or strategies)")
+            run_seeds = results.get("seed_list", list(range(results["seeds"])))
+            if set(run_seeds) & set(seeds):
+                raise SystemExit(f"{path}: seed(s) {sorted(set(run_seeds) & set(seeds))} already in an earlier file")
+            seeds += run_seeds
+            for strategy, curve in results["curves"].items():
+                runs.setdefault(strategy, []).extend(curve["macro_f1"])
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise SystemExit(f"{path}: not a bench_annotate results.json ({error})") from None
+    assert first is not None
+    meta = {"config": first["config"], "budgets": first["budgets"], "epochs": first["epochs"], "seed_list": seeds}
+    return meta, {strategy: np.array(curve) for strategy, curve in runs.items()}
 
-    args = parse_args(argv)
-    configure(-1)
-    budgets = [args.start + args.step * k for k in range(args.rounds)]
-    output = Path(args.output)
-    output.mkdir(parents=True, exist_ok=True)
+
+def simulate(args: argparse.Namespace, budgets: list[int]) -> dict[str, np.ndarray]:
+    """Per strategy, one test macro-F1 curve per seed (rows) over ``budgets`` (columns)."""
     scores: dict[str, list[list[float]]] = {strategy: [] for strategy in args.strategies}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench_annotate.") as tmp:
         sim = Simulation(args, Path(tmp))
+        seeds = list(range(args.first_seed, args.first_seed + args.seeds))
         print(f"pool {sim.config.data.train} ({len(sim.pool)}), test {sim.config.data.test} ({len(sim.test)}); "
-              f"budgets {budgets}, {args.seeds} seed(s), config {args.config}")  # fmt: skip
-        for seed in range(args.seeds):
+              f"budgets {budgets}, seed(s) {seeds}, config {args.config}")  # fmt: skip
+        for seed in seeds:
             start = [int(i) for i in np.random.default_rng(seed).choice(len(sim.pool), args.start, replace=False)]
             first, first_f1 = sim.train_and_score(start, seed)  # round 1 is the same for every strategy
             for strategy in args.strategies:
@@ -192,7 +219,27 @@ def main(argv: list[str] | None = None) -> int:
                 elapsed = time.perf_counter() - started
                 shown = " ".join(f"{f:.3f}" for f in curve)
                 print(f"seed {seed} {strategy:<11} macro-F1 by round: {shown}  ({elapsed:.0f} s so far)", flush=True)
-    curves = {strategy: np.array(runs) for strategy, runs in scores.items()}
+    return {strategy: np.array(runs) for strategy, runs in scores.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from stance.layout import atomic_write_text
+    from stance.logs import configure
+
+    args = parse_args(argv)
+    configure(-1)
+    output = Path(args.output)
+    started = time.perf_counter()
+    if args.combine:
+        meta, curves = combine(args.combine)
+        budgets = meta["budgets"]
+        print(f"pooled {len(args.combine)} file(s): seeds {meta['seed_list']}, config {meta['config']}")
+    else:
+        budgets = [args.start + args.step * k for k in range(args.rounds)]
+        seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+        meta = {"config": args.config, "budgets": budgets, "epochs": args.epochs, "seed_list": seeds}
+        curves = simulate(args, budgets)
+    output.mkdir(parents=True, exist_ok=True)
     print("\ntest macro-F1 (mean ± sd over seeds)")
     print("labels  " + "".join(f"{s:>17}" for s in curves))
     for k, budget in enumerate(budgets):
@@ -209,12 +256,11 @@ def main(argv: list[str] | None = None) -> int:
     best = min((v for s, v in needed.items() if s != "random" and v is not None), default=None)
     verdict = "met" if best is not None and best <= 0.7 * budgets[-1] else "not met"
     print(f"goal (best strategy needs <= 70% of random's labels): {verdict}")
-    plot(budgets, curves, output / "learning_curve.png", f"{args.config}: test macro-F1 by labelled sentences")
+    title = f"{meta['config']}: test macro-F1 by labelled sentences ({len(meta['seed_list'])} seeds)"
+    plot(budgets, curves, output / "learning_curve.png", title)
     results = {
-        "config": args.config,
-        "budgets": budgets,
-        "seeds": args.seeds,
-        "epochs": args.epochs,
+        **meta,
+        "seeds": len(meta["seed_list"]),
         "curves": {
             s: {"labels": budgets, "macro_f1": c.tolist(), "mean": c.mean(axis=0).round(4).tolist()}
             for s, c in curves.items()

@@ -416,3 +416,38 @@ def test_bench_annotate_smoke_on_the_tiny_config(tmp_path):
     results = json.loads((out / "results.json").read_text())
     assert set(results["curves"]) == {"uncertainty", "diverse", "random"}
     assert all(len(curve["labels"]) == 2 for curve in results["curves"].values())
+
+
+def _bench_results(path, seeds, curves):
+    path.write_text(
+        json.dumps(
+            {
+                "config": "configs/fast.yaml",
+                "budgets": [100, 200],
+                "epochs": None,
+                "seed_list": seeds,
+                "seeds": len(seeds),
+                "curves": {s: {"labels": [100, 200], "macro_f1": c} for s, c in curves.items()},
+            }
+        )
+    )
+    return str(path)
+
+
+def test_bench_annotate_combines_seeds_from_separate_runs(tmp_path):
+    script = [sys.executable, str(ROOT / "scripts" / "bench_annotate.py")]
+    a = _bench_results(tmp_path / "a.json", [0], {"uncertainty": [[0.5, 0.9]], "random": [[0.5, 0.7]]})
+    b = _bench_results(tmp_path / "b.json", [1], {"uncertainty": [[0.6, 0.7]], "random": [[0.6, 0.9]]})
+    run = subprocess.run([*script, "--combine", a, b, "--output", str(tmp_path / "out")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    pooled = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert pooled["seed_list"] == [0, 1] and pooled["seeds"] == 2
+    assert pooled["curves"]["uncertainty"]["macro_f1"] == [[0.5, 0.9], [0.6, 0.7]]
+    assert pooled["curves"]["random"]["mean"] == [0.55, 0.8] and pooled["random_goal"] == 0.8
+    assert pooled["labels_needed"]["uncertainty"] == pytest.approx(200.0)  # its mean reaches 0.8 only at 200
+    again = subprocess.run([*script, "--combine", a, a], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert again.returncode != 0 and "seed(s) [0] already in an earlier file" in again.stderr
+    other = _bench_results(tmp_path / "c.json", [2], {"random": [[0.5, 0.6]]})
+    mixed = subprocess.run([*script, "--combine", a, other], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert mixed.returncode != 0 and "another simulation" in mixed.stderr
