@@ -17,7 +17,7 @@ largest budget (linear interpolation between rounds), writes ``DIR/learning_curv
 ``DIR/results.json``. Default sizes train 2 × (1 + 3 × 7) = 44 models: run it when the CPU is free.
 Seeds can be added later: ``--first-seed 2 --seeds 2`` runs seeds 2 and 3, and ``--combine`` pools the
 per-seed curves of several ``results.json`` files (same config, budgets and strategies, no seed twice) into
-one table, verdict and plot without training anything.
+one table, verdict and plot without training anything (its ``seconds``: the pooled runs' total).
 """
 
 from __future__ import annotations
@@ -39,6 +39,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 STRATEGIES = ("uncertainty", "diverse", "random")
+
+
+class UsageError(Exception):
+    """A bad config or results file: printed as one line, exit status 2."""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -74,12 +78,12 @@ class Simulation:
         self.config = load_config(args.config, args.overrides)
         data = self.config.data
         if not data.test:
-            raise SystemExit(f"{args.config}: data.test is not set; the benchmark scores on the test split")
+            raise UsageError(f"{args.config}: data.test is not set; the benchmark scores on the test split")
         self.pool = [dict(row) for row in read_examples(data.train, data)]
         self.test = read_examples(data.test, data)
         budget = args.start + args.step * (args.rounds - 1)
         if budget > len(self.pool):
-            raise SystemExit(f"{data.train}: {len(self.pool)} sentences, fewer than the largest budget {budget}")
+            raise UsageError(f"{data.train}: {len(self.pool)} sentences, fewer than the largest budget {budget}")
         self.args, self.workdir, self.trained = args, workdir, 0
 
     def train_and_score(self, indices: list[int], seed: int) -> tuple[Any, float]:
@@ -176,6 +180,7 @@ def combine(paths: list[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     first: dict[str, Any] | None = None
     seeds: list[int] = []
     runs: dict[str, list[list[float]]] = {}
+    seconds = 0.0
     for path in paths:
         try:
             results = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -183,27 +188,29 @@ def combine(paths: list[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             if first is None:
                 first = results
             elif any(results.get(k) != first.get(k) for k in same) or set(results["curves"]) != set(first["curves"]):
-                raise SystemExit(f"{path}: another simulation than {paths[0]} (config, budgets, epochs or strategies)")
+                raise UsageError(f"{path}: another simulation than {paths[0]} (config, budgets, epochs or strategies)")
             run_seeds = results.get("seed_list", list(range(results["seeds"])))
             if set(run_seeds) & set(seeds):
-                raise SystemExit(f"{path}: seed(s) {sorted(set(run_seeds) & set(seeds))} already in an earlier file")
+                raise UsageError(f"{path}: seed(s) {sorted(set(run_seeds) & set(seeds))} already in an earlier file")
             seeds += run_seeds
+            seconds += float(results.get("seconds", 0.0))
             for strategy, curve in results["curves"].items():
+                if any(len(run) != len(first["budgets"]) for run in curve["macro_f1"]):
+                    raise UsageError(f"{path}: a {strategy} curve without one figure per budget {first['budgets']}")
                 runs.setdefault(strategy, []).extend(curve["macro_f1"])
         except (OSError, ValueError, KeyError, TypeError) as error:
-            raise SystemExit(f"{path}: not a bench_annotate results.json ({error})") from None
+            raise UsageError(f"{path}: not a bench_annotate results.json ({error})") from None
     assert first is not None
     meta = {"config": first["config"], "budgets": first["budgets"], "epochs": first["epochs"], "seed_list": seeds}
-    return meta, {strategy: np.array(curve) for strategy, curve in runs.items()}
+    return {**meta, "seconds": round(seconds, 1)}, {strategy: np.array(curve) for strategy, curve in runs.items()}
 
 
-def simulate(args: argparse.Namespace, budgets: list[int]) -> dict[str, np.ndarray]:
+def simulate(args: argparse.Namespace, budgets: list[int], seeds: list[int]) -> dict[str, np.ndarray]:
     """Per strategy, one test macro-F1 curve per seed (rows) over ``budgets`` (columns)."""
     scores: dict[str, list[list[float]]] = {strategy: [] for strategy in args.strategies}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench_annotate.") as tmp:
         sim = Simulation(args, Path(tmp))
-        seeds = list(range(args.first_seed, args.first_seed + args.seeds))
         print(f"pool {sim.config.data.train} ({len(sim.pool)}), test {sim.config.data.test} ({len(sim.test)}); "
               f"budgets {budgets}, seed(s) {seeds}, config {args.config}")  # fmt: skip
         for seed in seeds:
@@ -223,13 +230,21 @@ def simulate(args: argparse.Namespace, budgets: list[int]) -> dict[str, np.ndarr
 
 
 def main(argv: list[str] | None = None) -> int:
-    from stance.layout import atomic_write_text
     from stance.logs import configure
 
     args = parse_args(argv)
     configure(-1)
+    try:
+        return run(args)
+    except UsageError as error:
+        print(error, file=sys.stderr)
+        return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    from stance.layout import atomic_write_text
+
     output = Path(args.output)
-    started = time.perf_counter()
     if args.combine:
         meta, curves = combine(args.combine)
         budgets = meta["budgets"]
@@ -237,8 +252,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         budgets = [args.start + args.step * k for k in range(args.rounds)]
         seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+        started = time.perf_counter()
+        curves = simulate(args, budgets, seeds)
+        seconds = round(time.perf_counter() - started, 1)
         meta = {"config": args.config, "budgets": budgets, "epochs": args.epochs, "seed_list": seeds}
-        curves = simulate(args, budgets)
+        meta["seconds"] = seconds
     output.mkdir(parents=True, exist_ok=True)
     print("\ntest macro-F1 (mean ± sd over seeds)")
     print("labels  " + "".join(f"{s:>17}" for s in curves))
@@ -267,7 +285,6 @@ def main(argv: list[str] | None = None) -> int:
         },
         "random_goal": round(goal, 4),
         "labels_needed": needed,
-        "seconds": round(time.perf_counter() - started, 1),
     }
     atomic_write_text(output / "results.json", json.dumps(results, indent=2) + "\n")
     print(f"learning curve: {output / 'learning_curve.png'}; figures: {output / 'results.json'}")

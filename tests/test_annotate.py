@@ -447,7 +447,7 @@ def test_bench_annotate_combines_seeds_from_separate_runs(tmp_path):
     assert pooled["curves"]["random"]["mean"] == [0.55, 0.8] and pooled["random_goal"] == 0.8
     assert pooled["labels_needed"]["uncertainty"] == pytest.approx(200.0)  # its mean reaches 0.8 only at 200
     again = subprocess.run([*script, "--combine", a, a], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert again.returncode != 0 and "seed(s) [0] already in an earlier file" in again.stderr
+    assert again.returncode == 2 and "seed(s) [0] already in an earlier file" in again.stderr
     other = _bench_results(tmp_path / "c.json", [2], {"random": [[0.5, 0.6]]})
     mixed = subprocess.run([*script, "--combine", a, other], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert mixed.returncode != 0 and "another simulation" in mixed.stderr
+    assert mixed.returncode == 2 and "another simulation" in mixed.stderr

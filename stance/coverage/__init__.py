@@ -19,14 +19,14 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_EXPORTS = {
-    "track": "tracking",
-    "TrackResult": "tracking",
-    "RayOptions": "tracking",
-    "CollectionColumns": "collection",
-    "ErrorMatrix": ".evaluation.error_matrix",  # defined upstream, where training writes it
-    "read_error_matrix": ".evaluation.error_matrix",
-    "score_out_of_fold": "scoring",
+_EXPORTS = {  # name: the module that defines it, relative to this package
+    "track": ".tracking",
+    "TrackResult": ".tracking",
+    "RayOptions": ".tracking",
+    "CollectionColumns": ".collection",
+    "ErrorMatrix": "..evaluation.error_matrix",  # defined upstream, where training writes it
+    "read_error_matrix": "..evaluation.error_matrix",
+    "score_out_of_fold": ".scoring",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -36,7 +36,7 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'stance.coverage' has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{module}", __name__), name)
+    return getattr(importlib.import_module(module, __name__), name)
 
 
 def __dir__() -> list[str]:
