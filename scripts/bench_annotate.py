@@ -2,8 +2,8 @@
 """Measured savings of the annotation loop: a simulation in which the gold labels play the annotator.
 
     python scripts/bench_annotate.py [--config configs/default.yaml] [--start 100] [--step 100] [--rounds 8]
-        [--seeds 2] [--first-seed 0] [--epochs E] [--strategies uncertainty diverse random] [--per-article K]
-        [--output DIR]
+        [--seeds 2] [--first-seed 0] [--epochs E] [--strategies uncertainty diverse clusters random]
+        [--without-random] [--per-article K] [--output DIR]
     python scripts/bench_annotate.py --combine RUN_A/results.json RUN_B/results.json [--output DIR]
 
 The config's training split is the unlabelled pool, its test split scores every model. Each seed starts
@@ -16,8 +16,10 @@ each strategy needs to reach the macro-F1 that ``random`` (the naive way to anno
 largest budget (linear interpolation between rounds), writes ``DIR/learning_curve.png`` and
 ``DIR/results.json``. Default sizes train 2 × (1 + 3 × 7) = 44 models: run it when the CPU is free.
 Seeds can be added later: ``--first-seed 2 --seeds 2`` runs seeds 2 and 3, and ``--combine`` pools the
-per-seed curves of several ``results.json`` files (same config, budgets and strategies, no seed twice) into
-one table, verdict and plot without training anything (its ``seconds``: the pooled runs' total).
+per-seed curves of several ``results.json`` files (same config and budgets, no seed of a strategy twice) into
+one table, verdict and plot without training anything (its ``seconds``: the pooled runs' total). A
+strategy added later runs alone: ``--strategies clusters --without-random --seeds 4`` reuses, through
+``--combine``, the random curves an earlier run holds for the same seeds.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-STRATEGIES = ("uncertainty", "diverse", "random")
+STRATEGIES = ("uncertainty", "diverse", "clusters", "random")
 
 
 class UsageError(Exception):
@@ -56,14 +58,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--first-seed", type=int, default=0, metavar="K", help="the first seed (default 0)")
     parser.add_argument("--combine", nargs="+", metavar="RESULTS", help="pool these results.json files; no training")
     parser.add_argument("--epochs", type=float, help="training epochs (default: the config's)")
-    parser.add_argument("--strategies", nargs="+", choices=STRATEGIES, default=list(STRATEGIES))
+    parser.add_argument(
+        "--strategies",
+        nargs="+",
+        choices=STRATEGIES,
+        help="default: uncertainty diverse random; with --combine, pool only these (default: all in the files)",
+    )
+    parser.add_argument(
+        "--without-random",
+        action="store_true",
+        help="skip the random baseline: its curves for these seeds come from another run (pool with --combine)",
+    )
     parser.add_argument("--measure", choices=("margin", "entropy"), default="margin")
     parser.add_argument("--per-article", type=int, help="cap picks per article (article_id)")
     parser.add_argument("--output", default="runs/bench_annotate", help="folder for the PNG and results.json")
     args = parser.parse_args(argv)
     if args.start < 1 or args.step < 1 or args.rounds < 1 or args.seeds < 1 or args.first_seed < 0:
         parser.error("--start, --step, --rounds and --seeds must be at least 1, --first-seed at least 0")
-    if "random" not in args.strategies:
+    if args.combine:
+        return args
+    args.strategies = args.strategies or ["uncertainty", "diverse", "random"]
+    if "random" not in args.strategies and not args.without_random:
         args.strategies.append("random")  # the baseline every strategy is measured against
     return args
 
@@ -175,11 +190,14 @@ def plot(budgets: list[int], curves: dict[str, np.ndarray], path: Path, title: s
     os.replace(partial, path)
 
 
-def combine(paths: list[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The pooled per-seed curves of several results.json files, checked to come from the same simulation."""
+def combine(paths: list[str], only: list[str] | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The pooled per-seed curves of several results.json files, checked to come from the same simulation.
+
+    A file may hold other strategies than the next (a strategy added later, run with --without-random for
+    seeds whose random curves an earlier run holds); in the end every strategy needs the same seeds, and no
+    (strategy, seed) may come twice. ``only``: pool these strategies (and random) alone."""
     first: dict[str, Any] | None = None
-    seeds: list[int] = []
-    runs: dict[str, list[list[float]]] = {}
+    runs: dict[str, dict[int, list[float]]] = {}
     seconds = 0.0
     for path in paths:
         try:
@@ -187,22 +205,34 @@ def combine(paths: list[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             same = ("config", "budgets", "epochs")
             if first is None:
                 first = results
-            elif any(results.get(k) != first.get(k) for k in same) or set(results["curves"]) != set(first["curves"]):
-                raise UsageError(f"{path}: another simulation than {paths[0]} (config, budgets, epochs or strategies)")
+            elif any(results.get(k) != first.get(k) for k in same):
+                raise UsageError(f"{path}: another simulation than {paths[0]} (config, budgets or epochs)")
             run_seeds = results.get("seed_list", list(range(results["seeds"])))
-            if set(run_seeds) & set(seeds):
-                raise UsageError(f"{path}: seed(s) {sorted(set(run_seeds) & set(seeds))} already in an earlier file")
-            seeds += run_seeds
             seconds += float(results.get("seconds", 0.0))
             for strategy, curve in results["curves"].items():
+                if only and strategy not in only and strategy != "random":
+                    continue
+                if len(curve["macro_f1"]) != len(run_seeds):
+                    raise UsageError(f"{path}: {strategy} has {len(curve['macro_f1'])} curves for seeds {run_seeds}")
                 if any(len(run) != len(first["budgets"]) for run in curve["macro_f1"]):
                     raise UsageError(f"{path}: a {strategy} curve without one figure per budget {first['budgets']}")
-                runs.setdefault(strategy, []).extend(curve["macro_f1"])
+                seen = runs.setdefault(strategy, {})
+                if set(run_seeds) & set(seen):
+                    twice = sorted(set(run_seeds) & set(seen))
+                    raise UsageError(f"{path}: {strategy} seed(s) {twice} already in an earlier file")
+                seen.update(zip(run_seeds, curve["macro_f1"]))
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise UsageError(f"{path}: not a bench_annotate results.json ({error})") from None
     assert first is not None
+    if "random" not in runs:
+        raise UsageError(f"no random curves in {', '.join(paths)}: add the results.json of a run with random")
+    seeds = sorted(runs["random"])
+    for strategy, by_seed in runs.items():
+        if sorted(by_seed) != seeds:
+            raise UsageError(f"{strategy} has seeds {sorted(by_seed)} but random has {seeds}: pool the same seeds")
     meta = {"config": first["config"], "budgets": first["budgets"], "epochs": first["epochs"], "seed_list": seeds}
-    return {**meta, "seconds": round(seconds, 1)}, {strategy: np.array(curve) for strategy, curve in runs.items()}
+    curves = {strategy: np.array([by_seed[k] for k in seeds]) for strategy, by_seed in runs.items()}
+    return {**meta, "seconds": round(seconds, 1)}, curves
 
 
 def simulate(args: argparse.Namespace, budgets: list[int], seeds: list[int]) -> dict[str, np.ndarray]:
@@ -246,7 +276,7 @@ def run(args: argparse.Namespace) -> int:
 
     output = Path(args.output)
     if args.combine:
-        meta, curves = combine(args.combine)
+        meta, curves = combine(args.combine, args.strategies)
         budgets = meta["budgets"]
         print(f"pooled {len(args.combine)} file(s): seeds {meta['seed_list']}, config {meta['config']}")
     else:
@@ -263,17 +293,20 @@ def run(args: argparse.Namespace) -> int:
     for k, budget in enumerate(budgets):
         cells = "".join(f"{c[:, k].mean():>10.3f} ± {c[:, k].std():.3f}" for c in curves.values())
         print(f"{budget:>6}  {cells}")
-    goal = float(curves["random"].mean(axis=0)[-1])
-    print(f"\nlabels to reach random's macro-F1 at {budgets[-1]} ({goal:.3f}):")
-    needed: dict[str, float | None] = {}
-    for strategy, runs in curves.items():
-        needed[strategy] = labels_to_reach(budgets, list(runs.mean(axis=0)), goal)
-        value = needed[strategy]
-        shown = f"{value:.0f} ({value / budgets[-1]:.0%})" if value is not None else f"not reached by {budgets[-1]}"
-        print(f"  {strategy:<11} {shown}")
-    best = min((v for s, v in needed.items() if s != "random" and v is not None), default=None)
-    verdict = "met" if best is not None and best <= 0.7 * budgets[-1] else "not met"
-    print(f"goal (best strategy needs <= 70% of random's labels): {verdict}")
+    goal, needed = None, {}
+    if "random" in curves:
+        goal = float(curves["random"].mean(axis=0)[-1])
+        print(f"\nlabels to reach random's macro-F1 at {budgets[-1]} ({goal:.3f}):")
+        for strategy, runs in curves.items():
+            needed[strategy] = labels_to_reach(budgets, list(runs.mean(axis=0)), goal)
+            value = needed[strategy]
+            shown = f"{value:.0f} ({value / budgets[-1]:.0%})" if value is not None else f"not reached by {budgets[-1]}"
+            print(f"  {strategy:<11} {shown}")
+        best = min((v for s, v in needed.items() if s != "random" and v is not None), default=None)
+        verdict = "met" if best is not None and best <= 0.7 * budgets[-1] else "not met"
+        print(f"goal (best strategy needs <= 70% of random's labels): {verdict}")
+    else:
+        print("\nno random curves in this run (--without-random): pool it with --combine for the verdict")
     title = f"{meta['config']}: test macro-F1 by labelled sentences ({len(meta['seed_list'])} seeds)"
     plot(budgets, curves, output / "learning_curve.png", title)
     results = {
@@ -283,7 +316,7 @@ def run(args: argparse.Namespace) -> int:
             s: {"labels": budgets, "macro_f1": c.tolist(), "mean": c.mean(axis=0).round(4).tolist()}
             for s, c in curves.items()
         },
-        "random_goal": round(goal, 4),
+        "random_goal": round(goal, 4) if goal is not None else None,
         "labels_needed": needed,
     }
     atomic_write_text(output / "results.json", json.dumps(results, indent=2) + "\n")

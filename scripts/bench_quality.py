@@ -160,6 +160,7 @@ def run_fold(
     seed: int,
     fold: str = "",
     student: Student | None = None,
+    naive_bf16: bool = False,
 ) -> dict[str, dict]:
     from naive_recipe import predict_naive, train_naive
 
@@ -187,7 +188,7 @@ def run_fold(
             timed("distilled", lambda: distill_config(student, teacher, train, folder))
     if "naive" in systems:
         started = time.perf_counter()
-        run = train_naive(train, None, config.model.base, epochs=3, max_length=128, seed=seed)
+        run = train_naive(train, None, config.model.base, epochs=3, max_length=128, seed=seed, bf16=naive_bf16)
         out["naive"] = _report(
             fold, "naive", {**compute_metrics(predict_naive(run, test), gold), "seconds": time.perf_counter() - started}
         )
@@ -207,6 +208,7 @@ def cross_validate(
     only: list[int] | None = None,
     naive_seed: int | None = None,
     student: Student | None = None,
+    naive_bf16: bool = False,
 ) -> dict[str, list]:
     """Folds from ``seed``; the naive recipe trains with ``naive_seed`` (default ``seed``)."""
     held_out = group_folds(list(ds["label"]), list(ds["group"]), folds, seed)
@@ -217,7 +219,8 @@ def cross_validate(
         train = ds.select(np.setdiff1d(np.arange(len(ds)), held))
         test = ds.select(np.sort(held))
         naive = seed if naive_seed is None else naive_seed
-        for name, scores in run_fold(config, train, test, systems, naive, f"{k}/{folds}", student).items():
+        scores_by_system = run_fold(config, train, test, systems, naive, f"{k}/{folds}", student, naive_bf16)
+        for name, scores in scores_by_system.items():
             results[name].append(scores)
     return results
 
@@ -303,6 +306,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="ablation: replace every claim by one constant (train and test), so only the headline is read",
     )
+    parser.add_argument(
+        "--naive-bf16",
+        action="store_true",
+        help="the naive recipe with TrainingArguments(bf16=True): autocast, as a user with an AMX CPU or a GPU "
+        "would set it; everything else unchanged",
+    )
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--student-config", help="the student and distilled systems' config, e.g. configs/fast.yaml")
     parser.add_argument("--temperature", type=float, default=2.0, help="distillation temperature (default 2)")
@@ -335,12 +344,23 @@ def main(argv: list[str] | None = None) -> int:
             ds = headline_only(ds)
         print(
             f"{args.data}: {len(ds)} pairs, {len(set(ds['group']))} claims; config {args.config}"
-            + (" (headline only: every claim replaced by a constant)" if args.headline_only else ""),
+            + (" (headline only: every claim replaced by a constant)" if args.headline_only else "")
+            + ("; naive recipe in bf16 autocast" if args.naive_bf16 and "naive" in args.systems else ""),
             flush=True,
         )
         if not args.no_cv:
             summarise(
-                cross_validate(config, ds, args.folds, args.systems, args.seed, args.only_folds, naive_seed, student)
+                cross_validate(
+                    config,
+                    ds,
+                    args.folds,
+                    args.systems,
+                    args.seed,
+                    args.only_folds,
+                    naive_seed,
+                    student,
+                    args.naive_bf16,
+                )
             )
         if args.cross_policy:
             cross_policy(args.cross_policy, ds)

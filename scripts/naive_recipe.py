@@ -45,7 +45,11 @@ def train_naive(
     seed: int = 42,
     learning_rate: float = 5e-5,
     batch_size: int = 16,
+    bf16: bool = False,
 ) -> NaiveRun:
+    """``bf16=True``: the flags such a user would add on a CPU with AMX or a GPU (``TrainingArguments(bf16=True)``,
+    with ``use_cpu=True`` on a CPU, as it requires): autocast in training and prediction; nothing else changes."""
+    import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments, set_seed
 
     set_seed(seed)  # before the model: the new classification head's initialisation is seeded too
@@ -68,6 +72,8 @@ def train_naive(
         seed=seed,
         dataloader_pin_memory=False,
         disable_tqdm=True,
+        bf16=bf16,
+        use_cpu=bf16 and not torch.cuda.is_available(),  # what TrainingArguments asks for bf16 on a CPU
     )
     trainer = Trainer(
         model=model,

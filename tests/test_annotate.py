@@ -83,6 +83,27 @@ def test_diverse_spreads_over_the_embedding_space_and_drops_near_duplicates():
     assert picked.near_duplicates == 2 and len(picked.indices) == 7
 
 
+def test_clusters_takes_the_typical_member_of_each_unsure_region():
+    # the same three tight clusters; k-means with uncertainty weights takes each cluster's middle member,
+    # the least sure cluster first, where k-center takes edges (and uncertainty alone only cluster 0)
+    centres = np.eye(3)
+    vectors = np.stack([centres[i // 3] + 0.01 * (i % 3) for i in range(9)])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    p = np.array([[0.34, 0.33, 0.33]] * 3 + [[0.6, 0.3, 0.1]] * 3 + [[0.8, 0.1, 0.1]] * 3)
+    words = "helicopters tanks weather engines cricket rumours drills pipeline vaccines".split()
+    pairs = [(f"{w.title()} come up in the {k}th report", T) for k, w in enumerate(words)]
+    embed = lambda idx: vectors[idx]  # noqa: E731
+    assert choose(3, "clusters", probabilities=p, embed=embed, pairs=pairs).indices == [1, 4, 7]
+    # near-duplicates (of a pick, of a labelled sentence) are never picked; the cap holds
+    pairs[0] = (pairs[1][0] + ", officials said", T)
+    labelled = [(pairs[3][0].upper(), T)]
+    picked = choose(9, "clusters", probabilities=p, embed=embed, pairs=pairs, labelled_pairs=labelled)
+    assert not {0, 1} <= set(picked.indices) and 3 not in picked.indices
+    assert picked.near_duplicates == 2 and len(picked.indices) == 7 and len(set(picked.indices)) == 7
+    capped = choose(3, "clusters", probabilities=p, embed=embed, pairs=pairs, articles=["a"] * 9, per_article=2)
+    assert len(capped.indices) == 2 and capped.capped > 0
+
+
 # ------------------------------------------------------------------------------------------- agreement
 
 
@@ -324,7 +345,7 @@ def _pool(tmp_path: Path) -> Path:
     return _jsonl(tmp_path / "pool.jsonl", rows)
 
 
-@pytest.mark.parametrize("strategy", ["uncertainty", "diverse", "random"])
+@pytest.mark.parametrize("strategy", ["uncertainty", "diverse", "clusters", "random"])
 def test_select_label_studio_tasks(tiny_model_dir, tmp_path, capsys, strategy):
     pool, out = _pool(tmp_path), tmp_path / "tasks.json"
     labelled = _jsonl(tmp_path / "train.jsonl", [{"text": "Will Moscow arm  Islamabad?", "label": "neutral"}])
@@ -450,4 +471,36 @@ def test_bench_annotate_combines_seeds_from_separate_runs(tmp_path):
     assert again.returncode == 2 and "seed(s) [0] already in an earlier file" in again.stderr
     other = _bench_results(tmp_path / "c.json", [2], {"random": [[0.5, 0.6]]})
     mixed = subprocess.run([*script, "--combine", a, other], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert mixed.returncode == 2 and "uncertainty has seeds [0] but random has [0, 2]" in mixed.stderr
+    c = tmp_path / "c.json"
+    c.write_text(c.read_text().replace("configs/fast.yaml", "configs/default.yaml"))
+    mixed = subprocess.run([*script, "--combine", a, str(c)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert mixed.returncode == 2 and "another simulation" in mixed.stderr
+
+
+def test_bench_annotate_pools_a_strategy_run_later_without_random(tmp_path):
+    # seeds 0 and 1 of uncertainty and random in one file; clusters on the same seeds, run later alone
+    script = [sys.executable, str(ROOT / "scripts" / "bench_annotate.py")]
+    a = _bench_results(
+        tmp_path / "a.json", [0, 1], {"uncertainty": [[0.5, 0.7], [0.5, 0.8]], "random": [[0.5, 0.7], [0.5, 0.9]]}
+    )
+    b = _bench_results(tmp_path / "b.json", [1, 0], {"clusters": [[0.5, 0.9], [0.5, 0.85]]})
+    run = subprocess.run([*script, "--combine", a, b, "--output", str(tmp_path / "out")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    pooled = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert pooled["seed_list"] == [0, 1] and pooled["curves"]["clusters"]["macro_f1"] == [[0.5, 0.85], [0.5, 0.9]]
+    assert pooled["random_goal"] == 0.8 and pooled["labels_needed"]["clusters"] == pytest.approx(
+        100 + 100 * 0.3 / 0.375
+    )
+    assert pooled["labels_needed"]["uncertainty"] is None and "goal (best strategy" in run.stdout
+    c = _bench_results(tmp_path / "c.json", [0], {"diverse": [[0.5, 0.6]]})  # diverse on one seed only
+    uneven = subprocess.run([*script, "--combine", a, b, c], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert uneven.returncode == 2 and "diverse has seeds [0] but random has [0, 1]" in uneven.stderr
+    some = [*script, "--combine", a, b, c, "--strategies", "clusters", "--output", str(tmp_path / "some")]
+    assert subprocess.run(some, cwd=ROOT, capture_output=True, text=True, timeout=120).returncode == 0
+    assert set(json.loads((tmp_path / "some" / "results.json").read_text())["curves"]) == {"clusters", "random"}
+    alone = subprocess.run([*script, "--combine", b], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert alone.returncode == 2 and "no random curves" in alone.stderr
+    twice = subprocess.run([*script, "--combine", a, b, b], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert twice.returncode == 2 and "clusters seed(s) [0, 1] already in an earlier file" in twice.stderr

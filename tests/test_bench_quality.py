@@ -170,3 +170,10 @@ def test_headline_only_ablation_replaces_every_claim_in_train_and_test(bench, em
     assert code == 0
     out = capsys.readouterr().out
     assert "headline only: every claim replaced by a constant" in out and "fold 2/2 majority" in out
+
+
+def test_naive_recipe_in_bf16_autocast_runs_on_the_same_folds(bench, emergent_like: Path, capsys) -> None:
+    args = [str(TINY), "--data", str(emergent_like), "--folds", "2", "--systems", "naive", "majority"]
+    assert bench.main([*args, "--naive-bf16"]) == 0
+    out = capsys.readouterr().out
+    assert "naive recipe in bf16 autocast" in out and "fold 2/2 naive" in out

@@ -210,3 +210,39 @@ def test_spans_are_teacher_labelled_rows_of_the_student(tiny_model_dir: Path, tm
     gold = len(result.splits["train"])
     batch = config.training.batch_size
     assert max(r["step"] for r in log) == int(config.training.epochs) * -(-(gold + spans) // batch)
+
+
+def test_perturbed_copies_are_runs_of_the_sentence_with_words_dropped() -> None:
+    from datasets import Dataset
+
+    from stance.data.augment import perturbed_copies
+
+    text = "Moscow has agreed to supply four Mi-35 attack helicopters to Islamabad, officials said on Friday."
+    ds = Dataset.from_dict({"target": ["T", "U"], "text": [text, "Too short."]})
+    targets, texts = perturbed_copies(ds, 5, seed=3)
+    assert texts == perturbed_copies(ds, 5, seed=3)[1] and texts != perturbed_copies(ds, 5, seed=4)[1]
+    assert 1 <= len(texts) <= 5 and len(set(texts)) == len(texts) and text not in texts
+    assert targets == ["T"] * len(texts)  # a sentence of two words cannot lose any: no copy
+    words = text.split()
+    for copy in texts:
+        position = iter(words)
+        assert len(copy.split()) >= 3 and all(w in position for w in copy.split())  # in order, from the sentence
+    assert perturbed_copies(ds, 0, seed=3) == ([], [])
+
+
+def test_augmented_copies_are_teacher_labelled_rows_of_the_student(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from stance.config import load_config
+    from stance.data.augment import perturbed_copies
+    from stance.errors import StanceError
+    from stance.training.distill import distill
+
+    config = load_config(TINY, ["output.report=false"])
+    result = distill(config, tiny_model_dir, tmp_path / "student", augment=2, alpha=0.7)
+    copies = len(perturbed_copies(result.splits["train"], 2, config.training.seed)[1])
+    record = json.loads((tmp_path / "student" / "train_metrics.json").read_text())["distilled_from"]
+    assert copies > 0 and record["augmented_rows"] == copies and record["augment"] == 2
+    log = [json.loads(line) for line in (tmp_path / "student" / "train_log.jsonl").read_text().splitlines()]
+    gold, batch = len(result.splits["train"]), config.training.batch_size
+    assert max(r["step"] for r in log) == int(config.training.epochs) * -(-(gold + copies) // batch)
+    with pytest.raises(StanceError, match="--augment must be a whole number"):
+        distill(config, tiny_model_dir, tmp_path / "other", augment=-1)

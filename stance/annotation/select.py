@@ -14,6 +14,11 @@ Strategies (:func:`choose` works on arrays, so the benchmark and the CLI share i
   not the encoder: a fine-tuned encoder puts whole classes close together, so no fixed cosine threshold
   on its embeddings tells a reprint from a paraphrase.) When the shortlist runs out, the rest of the
   pool is added.
+- ``clusters`` (the default of :func:`select` and ``stance annotate select``) — uncertainty and
+  typicality: of the same shortlist, weighted k-means on the embeddings (weights = uncertainty) into N
+  clusters and the candidate nearest each centre (:func:`stance.annotation.diversity.k_means`),
+  near-duplicates dropped as for ``diverse``; it spends the labels on the typical member of each unsure
+  region, not on its outliers.
 - ``random`` — a seeded uniform sample (the baseline every strategy is measured against).
 
 ``per_article`` caps the picks from one article (candidates without an article are their own).
@@ -22,7 +27,6 @@ Strategies (:func:`choose` works on arrays, so the benchmark and the CLI share i
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,20 +34,19 @@ from pathlib import Path
 import numpy as np
 
 from ..data.examples import write_jsonl
-from ..data.fields import normalize_text
 from ..errors import StanceError
 from ..inference.classifier import StanceClassifier
 from ..inference.embeddings import embed_pairs
 from ..labels import LABELS
+from .diversity import Cap, Choice, Words, k_center, k_means
 from .pool import Candidate, Pool
 
 log = logging.getLogger(__name__)
 
-STRATEGIES = ("uncertainty", "diverse", "random")
+STRATEGIES = ("uncertainty", "diverse", "clusters", "random")
 MEASURES = ("margin", "entropy")
 DUPLICATE_THRESHOLD = 0.8
 SHORTLIST = 10
-_CHUNK = 4096
 
 
 def uncertainty(probabilities: np.ndarray, measure: str = "margin") -> np.ndarray:
@@ -56,26 +59,6 @@ def uncertainty(probabilities: np.ndarray, measure: str = "margin") -> np.ndarra
         return 1.0 - (top[:, -1] - top[:, -2])
     safe = np.clip(p, 1e-12, 1.0)
     return -(p * np.log(safe)).sum(axis=1) / np.log(p.shape[1])
-
-
-@dataclass
-class Choice:
-    indices: list[int]  # into the candidates, in the order picked
-    capped: int = 0  # passed over because their article had reached --per-article
-    near_duplicates: int = 0  # dropped by the diverse strategy
-
-
-class _Cap:
-    def __init__(self, articles: Sequence[str | None] | None, limit: int | None) -> None:
-        self.articles, self.limit, self.counts = articles, limit, Counter()
-
-    def full(self, i: int) -> bool:
-        article = self.articles[i] if self.articles is not None else None
-        return self.limit is not None and article is not None and self.counts[article] >= self.limit
-
-    def take(self, i: int) -> None:
-        if self.articles is not None and self.articles[i] is not None:
-            self.counts[self.articles[i]] += 1
 
 
 def choose(
@@ -97,8 +80,8 @@ def choose(
 ) -> Choice:
     """Pick up to ``n`` of the candidates (see the module docstring).
 
-    ``probabilities`` (candidates, 3) is needed by ``uncertainty`` and ``diverse``; ``size`` is the number of
-    candidates when there are none (``random``). ``diverse`` also needs ``embed(indices)``, the
+    ``probabilities`` (candidates, 3) is needed by all but ``random``; ``size`` is the number of candidates
+    when there are none (``random``). ``diverse`` and ``clusters`` also need ``embed(indices)``, the
     L2-normalised encoder embeddings of those candidates, and ``pairs``, their (text, target); ``labelled``
     and ``labelled_pairs`` are the same for the already labelled sentences.
     """
@@ -110,14 +93,14 @@ def choose(
         raise StanceError(f"the near-duplicate threshold must lie in (0, 1], got {duplicate_threshold}")
     rng = np.random.default_rng(seed)
     m = len(probabilities) if probabilities is not None else int(size or 0)
-    cap = _Cap(articles, per_article)
+    cap = Cap(articles, per_article)
     if strategy == "random":
         order = rng.permutation(m)
     else:
         if probabilities is None:
             raise ValueError(f"strategy {strategy!r} needs the model's probabilities")
         order = np.lexsort((rng.random(m), -uncertainty(probabilities, measure)))
-    if strategy != "diverse":
+    if strategy in ("uncertainty", "random"):
         choice = Choice([])
         for i in order:
             if len(choice.indices) >= n:
@@ -129,91 +112,13 @@ def choose(
             choice.indices.append(int(i))
         return choice
     if embed is None or pairs is None:
-        raise ValueError("strategy 'diverse' needs embeddings and the candidates' (text, target)")
+        raise ValueError(f"strategy {strategy!r} needs embeddings and the candidates' (text, target)")
     length = min(m, max(n, shortlist * n))
-    words = _Words(pairs, labelled_pairs)
-    return _k_center(n, [order[:length], order[length:]], embed, labelled, words, cap, duplicate_threshold)
-
-
-class _Words:
-    """Word uni- and bigram vectors (hashed, binary, L2-normalised) of the texts, and their targets' ids:
-    two texts are near-duplicates when they share a target and their word vectors' cosine is high."""
-
-    def __init__(self, pairs: Sequence[tuple[str, str]], labelled: Sequence[tuple[str, str]]) -> None:
-        from sklearn.feature_extraction.text import HashingVectorizer
-
-        vectorizer = HashingVectorizer(
-            n_features=2**20, ngram_range=(1, 2), binary=True, norm="l2", alternate_sign=False
-        )
-        ids: dict[str, int] = {}
-        self.vectors = vectorizer.transform([normalize_text(text) for text, _ in pairs])
-        self.targets = np.array([ids.setdefault(normalize_text(t), len(ids)) for _, t in pairs])
-        self.labelled = vectorizer.transform([normalize_text(text) for text, _ in labelled]) if labelled else None
-        self.labelled_targets = np.array([ids.setdefault(normalize_text(t), len(ids)) for _, t in labelled])
-
-    def similar_to_labelled(self, index: np.ndarray) -> np.ndarray:
-        """Each candidate's highest word similarity to a labelled text of its target (0 when none)."""
-        out = np.zeros(len(index))
-        if self.labelled is None:
-            return out
-        for start in range(0, len(index), _CHUNK):
-            part = index[start : start + _CHUNK]
-            sims = (self.vectors[part] @ self.labelled.T).toarray()
-            sims *= self.targets[part][:, None] == self.labelled_targets[None, :]
-            out[start : start + _CHUNK] = sims.max(axis=1)
-        return out
-
-    def similar_to(self, index: np.ndarray, i: int) -> np.ndarray:
-        sims = (self.vectors[index] @ self.vectors[i].T).toarray().ravel()
-        return sims * (self.targets[index] == self.targets[i])
-
-
-def _nearest(vectors: np.ndarray, others: np.ndarray | None) -> np.ndarray:
-    """Cosine distance of each vector to its nearest in ``others`` (inf when there are none)."""
-    out = np.full(len(vectors), np.inf)
-    if others is None or not len(others):
-        return out
-    for start in range(0, len(vectors), _CHUNK):
-        sims = vectors[start : start + _CHUNK] @ others.T
-        out[start : start + _CHUNK] = 1.0 - sims.max(axis=1)
-    return out
-
-
-def _k_center(
-    n: int,
-    stages: list[np.ndarray],
-    embed: Callable[[np.ndarray], np.ndarray],
-    labelled: np.ndarray | None,
-    words: _Words,
-    cap: _Cap,
-    threshold: float,
-) -> Choice:
-    choice = Choice([])
-    picked: list[np.ndarray] = []
-    for stage in stages:
-        if len(choice.indices) >= n or not len(stage):
-            break
-        alive = words.similar_to_labelled(stage) < threshold
-        for i in choice.indices:
-            alive &= words.similar_to(stage, i) < threshold
-        choice.near_duplicates += int((~alive).sum())
-        vectors = np.asarray(embed(stage), dtype=np.float32)
-        dist = np.minimum(_nearest(vectors, labelled), _nearest(vectors, np.stack(picked) if picked else None))
-        while len(choice.indices) < n and alive.any():
-            j = int(np.argmax(np.where(alive, dist, -np.inf)))  # all inf: the first, i.e. the least sure
-            i = int(stage[j])
-            alive[j] = False
-            if cap.full(i):
-                choice.capped += 1
-                continue
-            cap.take(i)
-            choice.indices.append(i)
-            picked.append(vectors[j])
-            dist = np.minimum(dist, 1.0 - vectors @ vectors[j])
-            duplicate = alive & (words.similar_to(stage, i) >= threshold)
-            choice.near_duplicates += int(duplicate.sum())
-            alive &= ~duplicate
-    return choice
+    words, stages = Words(pairs, labelled_pairs), [order[:length], order[length:]]
+    if strategy == "clusters":
+        weights = uncertainty(probabilities, measure)[stages[0]]
+        return k_means(n, stages, embed, weights, words, cap, duplicate_threshold, seed)
+    return k_center(n, stages, embed, labelled, words, cap, duplicate_threshold)
 
 
 # ------------------------------------------------------------------------------------------- with a model
@@ -262,7 +167,7 @@ def select(
     pool: Pool,
     n: int,
     *,
-    strategy: str = "uncertainty",
+    strategy: str = "clusters",
     measure: str = "margin",
     per_article: int | None = None,
     seed: int = 0,
@@ -271,7 +176,7 @@ def select(
     shortlist: int = SHORTLIST,
 ) -> Selection:
     """Score the pool with ``classifier`` and pick ``n`` candidates; ``labelled`` holds (text, target) of
-    the already labelled rows (the diverse strategy keeps away from them)."""
+    the already labelled rows (diverse keeps away from them; both diverse strategies skip their near-duplicates)."""
     if n < 1:
         raise StanceError(f"--n must be at least 1, got {n}")
     if shortlist < 1:

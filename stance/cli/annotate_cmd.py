@@ -27,7 +27,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     source.add_argument("--articles", nargs="+", metavar="FILE", help="article text files, split into sentences")
     select.add_argument("--n", type=int, required=True, metavar="N", help="how many to pick")
     select.add_argument("--output", "-o", required=True, metavar="FILE")
-    select.add_argument("--strategy", choices=("uncertainty", "diverse", "random"), default="uncertainty")
+    select.add_argument(
+        "--strategy",
+        choices=("uncertainty", "diverse", "clusters", "random"),
+        default="clusters",
+        help="default clusters: the fewest labels in scripts/bench_annotate.py (README)",
+    )
     select.add_argument("--measure", choices=("margin", "entropy"), default="margin", help="of uncertainty")
     select.add_argument("--per-article", type=int, metavar="K", help="at most K picks from one article")
     select.add_argument("--article-column", default="article_id", metavar="COLUMN", help="default: article_id")
@@ -39,14 +44,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     select.add_argument("--seed", type=int, default=0)
     select.add_argument("--context", type=int, default=2, metavar="K", help="sentences shown on each side")
     select.add_argument(
-        "--shortlist", type=int, default=10, metavar="F", help="diverse: spread over the F*N least sure"
+        "--shortlist", type=int, default=10, metavar="F", help="diverse, clusters: spread over the F*N least sure"
     )
     select.add_argument(
         "--duplicate-threshold",
         type=float,
         default=0.8,
         metavar="S",
-        help="diverse: word similarity (cosine of uni- and bigrams) from which a sentence is a near-duplicate",
+        help="diverse, clusters: word similarity (cosine of uni- and bigrams) from which one is a near-duplicate",
     )
     select.add_argument("--model-version", metavar="NAME", help="names the pre-annotations (default: MODEL_DIR)")
     select.add_argument("--batch-size", type=int, default=64, metavar="N")

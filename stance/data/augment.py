@@ -48,3 +48,36 @@ def adjacent_spans(ds: Dataset) -> tuple[list[str], list[str]]:
             texts.append(f"{previous[2]} {current[2]}")
         previous = current
     return targets, texts
+
+
+def perturbed_copies(
+    ds: Dataset, copies: int, seed: int, drop: float = 0.1, window: float = 0.5
+) -> tuple[list[str], list[str]]:
+    """(targets, texts) of ``copies`` perturbed versions of every sentence, unlabelled (for a teacher to label).
+
+    The transfer-set augmentation of Tang et al. (2019, "Distilling task-specific knowledge from BERT into
+    simple neural networks"), without mask tokens, which teacher and student spell differently: with
+    probability ``window`` keep a random run of 60-100% of the words (a clause, a truncated quote), then
+    drop each word with probability ``drop``. A copy equal to its sentence or to an earlier copy is left out.
+    """
+    if copies < 0:
+        raise ValueError(f"copies must be >= 0, got {copies}")
+    rng = np.random.default_rng(seed)
+    targets: list[str] = []
+    texts: list[str] = []
+    for target, text in zip(ds["target"], ds["text"]):
+        words = text.split()
+        seen = {text}
+        for _ in range(copies):
+            kept = words
+            if len(words) > 4 and rng.random() < window:
+                size = int(rng.integers(max(3, int(np.ceil(0.6 * len(words)))), len(words) + 1))
+                start = int(rng.integers(0, len(words) - size + 1))
+                kept = words[start : start + size]
+            survivors = [w for w in kept if rng.random() >= drop]
+            copy = " ".join(survivors if len(survivors) >= 3 else kept)
+            if copy not in seen:
+                seen.add(copy)
+                targets.append(target)
+                texts.append(copy)
+    return targets, texts

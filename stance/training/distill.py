@@ -30,7 +30,7 @@ from datasets import Dataset
 from transformers import PreTrainedTokenizerBase
 
 from ..config import StanceConfig, replace
-from ..data.augment import adjacent_spans, target_swap
+from ..data.augment import adjacent_spans, perturbed_copies, target_swap
 from ..data.formats import Problems
 from ..errors import StanceError
 from ..inference.files import Columns, iter_input, scan_input
@@ -142,6 +142,7 @@ class DistillHooks(TrainingHooks):
         columns: Columns | None = None,
         swap_targets: bool = False,
         spans: bool = False,
+        augment: int = 0,
         precision: str = "float32",
     ) -> None:
         self.config = config
@@ -154,6 +155,8 @@ class DistillHooks(TrainingHooks):
         self.swap_targets = swap_targets
         self.spans = spans
         self.span_rows = 0
+        self.augment = augment
+        self.augmented_rows = 0
         self.precision = precision
         self.unlabelled_rows = 0
         self.swapped_rows = 0
@@ -170,16 +173,19 @@ class DistillHooks(TrainingHooks):
         self.swapped_rows = len(swapped_texts)
         span_targets, span_texts = adjacent_spans(train) if self.spans else ([], [])
         self.span_rows = len(span_texts)
-        targets += extra_targets + swapped_targets + span_targets
-        texts += extra_texts + swapped_texts + span_texts
-        labels += [None] * (len(extra_texts) + len(swapped_texts) + len(span_texts))
+        copy_targets, copy_texts = perturbed_copies(train, self.augment, t.seed) if self.augment else ([], [])
+        self.augmented_rows = len(copy_texts)
+        targets += extra_targets + swapped_targets + span_targets + copy_targets
+        texts += extra_texts + swapped_texts + span_texts + copy_texts
+        labels += [None] * (len(texts) - len(labels))
         log.info(
-            "distilling: %d gold pair(s), %d unlabelled, %d with another claim, %d neighbour span(s); "
-            "temperature %g, alpha %g",
+            "distilling: %d gold pair(s), %d unlabelled, %d with another claim, %d neighbour span(s), "
+            "%d perturbed cop(ies); temperature %g, alpha %g",
             len(train),
             self.unlabelled_rows,
             self.swapped_rows,
             self.span_rows,
+            self.augmented_rows,
             self.temperature,
             self.alpha,
         )
@@ -241,6 +247,8 @@ class DistillHooks(TrainingHooks):
             "unlabelled_files": self.unlabelled,
             "swapped_target_rows": self.swapped_rows,
             "span_rows": self.span_rows,
+            "augment": self.augment,
+            "augmented_rows": self.augmented_rows,
             "teacher_precision": self.precision,
         }
 
@@ -339,12 +347,15 @@ def distill(
     columns: Columns | None = None,
     swap_targets: bool = False,
     spans: bool = False,
+    augment: int = 0,
     teacher_precision: str = "float32",
     overwrite: bool = False,
 ) -> TrainResult:
     """``stance distill``: train ``config``'s model (or ``student``, a base name, folder or hub id) on the
     teacher's probabilities, into a standard ``stance train`` output folder with its test report."""
     check_settings(temperature, alpha)
+    if not isinstance(augment, int) or augment < 0:
+        raise StanceError(f"--augment must be a whole number >= 0 (perturbed copies per sentence), got {augment}")
     columns = columns or Columns()
     if teacher_precision not in TEACHER_PRECISIONS:
         raise StanceError(
@@ -369,10 +380,11 @@ def distill(
         columns=columns,
         swap_targets=swap_targets,
         spans=spans,
+        augment=augment,
         precision=teacher_precision,
     )
     del trained  # the hooks let the teacher go once it has scored the training set
-    if alpha == 0 and (unlabelled or swap_targets or spans):
+    if alpha == 0 and (unlabelled or swap_targets or spans or augment):
         log.warning("--alpha 0 trains on gold labels only: the unlabelled rows have no effect")
     result = train(config, output_dir, overwrite=overwrite, hooks=hooks)
     if is_main_process() and config.output.report:
