@@ -219,8 +219,8 @@ def cross_validate(
         train = ds.select(np.setdiff1d(np.arange(len(ds)), held))
         test = ds.select(np.sort(held))
         naive = seed if naive_seed is None else naive_seed
-        scores_by_system = run_fold(config, train, test, systems, naive, f"{k}/{folds}", student, naive_bf16)
-        for name, scores in scores_by_system.items():
+        fold = run_fold(config, train, test, systems, naive, f"{k}/{folds}", student=student, naive_bf16=naive_bf16)
+        for name, scores in fold.items():
             results[name].append(scores)
     return results
 
@@ -356,10 +356,10 @@ def main(argv: list[str] | None = None) -> int:
                     args.folds,
                     args.systems,
                     args.seed,
-                    args.only_folds,
-                    naive_seed,
-                    student,
-                    args.naive_bf16,
+                    only=args.only_folds,
+                    naive_seed=naive_seed,
+                    student=student,
+                    naive_bf16=args.naive_bf16,
                 )
             )
         if args.cross_policy:

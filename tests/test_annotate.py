@@ -504,3 +504,16 @@ def test_bench_annotate_pools_a_strategy_run_later_without_random(tmp_path):
     assert alone.returncode == 2 and "no random curves" in alone.stderr
     twice = subprocess.run([*script, "--combine", a, b, b], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert twice.returncode == 2 and "clusters seed(s) [0, 1] already in an earlier file" in twice.stderr
+
+
+def test_cli_and_bench_offer_the_library_strategies():
+    # the CLI names them without importing the library (fast --help); they must stay the same list
+    from stance.annotation.select import MEASURES, STRATEGIES
+    from stance.cli import build_parser
+
+    annotate = build_parser()._subparsers._group_actions[0].choices["annotate"]
+    select = annotate._subparsers._group_actions[0].choices["select"]
+    options = {a.dest: a for a in select._actions}
+    assert tuple(options["strategy"].choices) == STRATEGIES and tuple(options["measure"].choices) == MEASURES
+    bench = (ROOT / "scripts" / "bench_annotate.py").read_text(encoding="utf-8")
+    assert "STRATEGIES = " + repr(STRATEGIES).replace("'", '"') in bench

@@ -184,13 +184,14 @@ def k_means(
             for j in live[km.labels_ == cluster][np.argsort(distance[km.labels_ == cluster], kind="stable")]:
                 if batch.full or (alive[j] and batch.take(shortlist, int(j), alive)):
                     break
+    # made up from the rest of the shortlist, then from the rest of the pool, least sure first
     for stage, keep in ((shortlist, alive), (stages[1], None)):
         if batch.full or not len(stage):
             break
         keep = batch.alive(stage) if keep is None else keep
-        for j in np.flatnonzero(keep):
+        for j in range(len(stage)):
             if batch.full:
                 break
-            if keep[j]:
-                batch.take(stage, int(j), keep)
+            if keep[j]:  # a pick's near-duplicates leave ``keep`` as it goes
+                batch.take(stage, j, keep)
     return batch.choice
