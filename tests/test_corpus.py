@@ -74,12 +74,13 @@ def test_no_article_in_two_splits(corpus):
     assert not (ids["train"] & ids["dev"] or ids["train"] & ids["test"] or ids["dev"] & ids["test"])
 
 
-def test_part_e_is_training_data_only(corpus, articles):
-    """Part E (GUIDELINES §7) was written after the challenge set, for training: the dev and test splits
-    keep exactly the articles of the figures reported before it."""
-    part_e = {a["article_id"]: a["split"] for a in articles if a["article_id"].startswith("E-")}
-    assert len(part_e) == 48 and set(part_e.values()) == {"train"}
-    assert not any(r["article_id"].startswith("E-") for name in ("dev", "test") for r in corpus[name])
+@pytest.mark.parametrize(("part", "n_articles"), [("E", 48), ("F", 48)])
+def test_parts_e_and_f_are_training_data_only(corpus, articles, part, n_articles):
+    """Parts E and F (GUIDELINES §7) were written after the challenge set, for training: the dev and test
+    splits keep exactly the articles of the figures reported before them."""
+    ids = {a["article_id"]: a["split"] for a in articles if a["article_id"].startswith(f"{part}-")}
+    assert len(ids) == n_articles and set(ids.values()) == {"train"}
+    assert not any(r["article_id"].startswith(f"{part}-") for name in ("dev", "test") for r in corpus[name])
 
 
 def test_each_label_at_least_a_quarter_of_the_whole_and_of_each_split(rows, corpus):
