@@ -74,9 +74,9 @@ def test_no_article_in_two_splits(corpus):
     assert not (ids["train"] & ids["dev"] or ids["train"] & ids["test"] or ids["dev"] & ids["test"])
 
 
-@pytest.mark.parametrize(("part", "n_articles"), [("E", 48), ("F", 48)])
-def test_parts_e_and_f_are_training_data_only(corpus, articles, part, n_articles):
-    """Parts E and F (GUIDELINES §7) were written after the challenge set, for training: the dev and test
+@pytest.mark.parametrize(("part", "n_articles"), [("E", 48), ("F", 48), ("G", 48)])
+def test_parts_e_to_g_are_training_data_only(corpus, articles, part, n_articles):
+    """Parts E, F and G (GUIDELINES §7) were written after the challenge set, for training: the dev and test
     splits keep exactly the articles of the figures reported before them."""
     ids = {a["article_id"]: a["split"] for a in articles if a["article_id"].startswith(f"{part}-")}
     assert len(ids) == n_articles and set(ids.values()) == {"train"}
