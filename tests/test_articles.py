@@ -34,6 +34,20 @@ def test_headline_quotes_abbreviations_and_hard_wraps():
     ]
 
 
+def test_a_footnote_marker_stays_with_the_sentence_it_follows():
+    text = (
+        "Talks went on through diplomatic channels.\u00b9 Rumours of a fighter offer had no basis.\u00b2\u2020"
+        " It rained."
+    )
+    assert texts(text) == [
+        "Talks went on through diplomatic channels.\u00b9",
+        "Rumours of a fighter offer had no basis.\u00b2\u2020",
+        "It rained.",
+    ]
+    spans = split_sentences(text)
+    assert [text[s.start : s.end] for s in spans] == texts(text)
+
+
 def test_question_headline_stays_whole_and_a_dateline_joins_its_sentence():
     text = (
         "Su-35 for Pakistan? Russian Trade Official Rules It Out\n\n"

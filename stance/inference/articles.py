@@ -34,6 +34,8 @@ _CONTINUES = re.compile(r"[-,;:(\u2013\u2014]$")  # a line ending like this goes
 _FINAL = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*$")  # sentence-final punctuation, closing quotes allowed
 # A news-agency dateline that pysbd takes for a sentence of its own: "MOSCOW, March 1." / "ISLAMABAD, Oct. 11."
 _DATELINE = re.compile(r"^[A-Z][A-Z'.\- ]+(?:\s*\([^)]*\))?,\s*[A-Z][a-z]{2,}\.?\s+\d{1,2}\s*\.$")
+# A footnote marker after a full stop ("... exchanges.¹ Rumours ..."), which pysbd gives to the next sentence.
+_FOOTNOTE = re.compile(r"^([\u00b9\u00b2\u00b3\u2070-\u2079\u2020\u2021]+)\s*")
 HEADLINE_WORDS = 25  # a block this short without final punctuation is a headline: one sentence, uncut
 
 
@@ -85,6 +87,12 @@ def _segment(block: str) -> list[str]:
     pieces = [piece.strip() for piece in _segmenter().segment(block) if piece.strip()]
     merged: list[str] = []
     for piece in pieces:
+        marker = _FOOTNOTE.match(piece) if merged else None
+        if marker:  # the marker belongs to the sentence before it, as in the text
+            merged[-1] += marker.group(1)
+            piece = piece[marker.end() :]
+            if not piece:
+                continue
         if merged and _DATELINE.match(merged[-1]):
             merged[-1] = merged[-1] + " " + piece  # the separator is restored from the text by the caller
         else:
