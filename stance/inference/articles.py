@@ -35,7 +35,7 @@ _FINAL = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*$")  # sentence-final punc
 # A news-agency dateline that pysbd takes for a sentence of its own: "MOSCOW, March 1." / "ISLAMABAD, Oct. 11."
 _DATELINE = re.compile(r"^[A-Z][A-Z'.\- ]+(?:\s*\([^)]*\))?,\s*[A-Z][a-z]{2,}\.?\s+\d{1,2}\s*\.$")
 # A footnote marker after a full stop ("... exchanges.¹ Rumours ..."), which pysbd gives to the next sentence.
-_FOOTNOTE = re.compile(r"^([\u00b9\u00b2\u00b3\u2070-\u2079\u2020\u2021]+)\s*")
+_FOOTNOTE = re.compile(r"^([\u00b9\u00b2\u00b3\u2070\u2074-\u2079\u2020\u2021]+)\s*")  # superscript 0-9, daggers
 HEADLINE_WORDS = 25  # a block this short without final punctuation is a headline: one sentence, uncut
 
 
