@@ -48,6 +48,22 @@ def test_a_footnote_marker_stays_with_the_sentence_it_follows():
     assert [text[s.start : s.end] for s in spans] == texts(text)
 
 
+def test_a_footnote_marker_after_a_number_ends_its_sentence():
+    # pysbd leaves "2014.¹ Rumours" in one piece; a marker before a lower-case word does not split
+    text = (
+        "Deliveries began in 2014.\u00b9 Rumours of more followed in 2016.\u00b2\u2020"
+        " \u201cNone,\u201d he said. Clause 2.\u00b9 was kept."
+    )
+    assert texts(text) == [
+        "Deliveries began in 2014.\u00b9",
+        "Rumours of more followed in 2016.\u00b2\u2020",
+        "\u201cNone,\u201d he said.",
+        "Clause 2.\u00b9 was kept.",
+    ]
+    spans = split_sentences(text)
+    assert [text[s.start : s.end] for s in spans] == texts(text)
+
+
 def test_question_headline_stays_whole_and_a_dateline_joins_its_sentence():
     text = (
         "Su-35 for Pakistan? Russian Trade Official Rules It Out\n\n"

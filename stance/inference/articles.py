@@ -35,7 +35,10 @@ _FINAL = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*$")  # sentence-final punc
 # A news-agency dateline that pysbd takes for a sentence of its own: "MOSCOW, March 1." / "ISLAMABAD, Oct. 11."
 _DATELINE = re.compile(r"^[A-Z][A-Z'.\- ]+(?:\s*\([^)]*\))?,\s*[A-Z][a-z]{2,}\.?\s+\d{1,2}\s*\.$")
 # A footnote marker after a full stop ("... exchanges.¹ Rumours ..."), which pysbd gives to the next sentence.
-_FOOTNOTE = re.compile(r"^([\u00b9\u00b2\u00b3\u2070\u2074-\u2079\u2020\u2021]+)\s*")  # superscript 0-9, daggers
+_MARKS = "\u00b9\u00b2\u00b3\u2070\u2074-\u2079\u2020\u2021"  # superscript 0-9, daggers
+_FOOTNOTE = re.compile(rf"^([{_MARKS}]+)\s*")
+# ... and the boundary pysbd misses when a number precedes the stop ("... in 2014.¹ Rumours ...").
+_MISSED_BREAK = re.compile(rf"\d[.!?][{_MARKS}]+(\s+)(?=[\"\u201c\u2018(]?[A-Z])")
 HEADLINE_WORDS = 25  # a block this short without final punctuation is a headline: one sentence, uncut
 
 
@@ -79,12 +82,25 @@ def split_blocks(text: str, split_lines: bool = True) -> list[tuple[int, int]]:
     return [(s, e) for s, e in spans if text[s:e].strip()]
 
 
+def _split_missed(piece: str) -> list[str]:
+    """``piece`` cut at each boundary pysbd missed after a number, a stop and a footnote marker."""
+    parts, start = [], 0
+    for match in _MISSED_BREAK.finditer(piece):
+        parts.append(piece[start : match.start(1)])
+        start = match.end(1)
+    return [*parts, piece[start:]]
+
+
 def _segment(block: str) -> list[str]:
-    """pysbd's sentences of one block, except that a headline stays whole and a dateline joins its sentence."""
+    """pysbd's sentences of one block, with our corrections.
+
+    A headline stays whole, a boundary pysbd missed after a number and a footnote marker is cut, a marker
+    pysbd gave to the next sentence goes back to its own, and a dateline joins its sentence.
+    """
     stripped = block.strip()
     if len(stripped.split()) <= HEADLINE_WORDS and not _FINAL.search(stripped):
         return [stripped]  # "Su-35 for Pakistan? Russian Official Rules It Out" is one headline
-    pieces = [piece.strip() for piece in _segmenter().segment(block) if piece.strip()]
+    pieces = [part for piece in _segmenter().segment(block) for part in _split_missed(piece.strip()) if part]
     merged: list[str] = []
     for piece in pieces:
         marker = _FOOTNOTE.match(piece) if merged else None
